@@ -1,0 +1,44 @@
+"""slmguild: a guild of specialized small language models.
+
+    guild = slmguild.load_guild("examples/acme/guild.yaml")
+    reply = guild.run("How do I reset my VPN password?", expert="it")
+    print(reply.text)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from slmguild.agents import Expert
+from slmguild.config import GuildConfig, ModelSpec, load_config
+from slmguild.errors import (
+    BackendUnavailable,
+    ConfigError,
+    ModelUnavailable,
+    SlmguildError,
+    UnknownExpert,
+)
+from slmguild.orchestrator import Done, Event, Guild, Reply, Routed, Token, load_guild
+
+try:
+    __version__ = version("slmguild")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BackendUnavailable",
+    "ConfigError",
+    "Done",
+    "Event",
+    "Expert",
+    "Guild",
+    "GuildConfig",
+    "ModelSpec",
+    "ModelUnavailable",
+    "Reply",
+    "Routed",
+    "SlmguildError",
+    "Token",
+    "UnknownExpert",
+    "__version__",
+    "load_config",
+    "load_guild",
+]

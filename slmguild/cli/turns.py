@@ -1,0 +1,117 @@
+"""`slmguild ask` and `slmguild chat`: turns with the guild, streamed to the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+from slmguild.errors import SlmguildError
+from slmguild.orchestrator import Done, Guild, Reply, Routed, Token, load_guild
+
+stderr = Console(stderr=True, highlight=False)
+
+GuildOption = Annotated[
+    Path,
+    typer.Option(
+        "--guild", "-g", envvar="SLMGUILD_GUILD", help="The guild file.", show_default=True
+    ),
+]
+ExpertOption = Annotated[
+    str | None,
+    typer.Option("--expert", "-e", help="Ask this expert directly instead of routing."),
+]
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to ask.")],
+    guild: GuildOption = Path("guild.yaml"),
+    expert: ExpertOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the reply as one JSON object, not a stream.")
+    ] = False,
+    trace: Annotated[bool, typer.Option("--trace", help="Show how the answer was made.")] = False,
+) -> None:
+    """Ask the guild one question and print the answer as it is generated."""
+    loaded = load_guild(guild)
+    if as_json:
+        reply = loaded.run(question, expert=expert)
+        typer.echo(json.dumps(asdict(reply), ensure_ascii=False, indent=2))
+        return
+    reply = _stream_turn(loaded, question, expert, [])
+    if trace:
+        stderr.print(_trace_tree(reply))
+
+
+def chat(
+    guild: GuildOption = Path("guild.yaml"),
+    expert: ExpertOption = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Show each turn's trace.")] = False,
+) -> None:
+    """Talk with the guild. Commands: /expert NAME, /expert (route again), /trace, /quit."""
+    loaded = load_guild(guild)
+    history: list[BaseMessage] = []
+    names = ", ".join([*loaded.experts, "fallback"])
+    stderr.print(f"[bold]{loaded.name}[/] — experts: {names}. /quit to leave.")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            stderr.print()
+            return
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return
+        if line == "/trace":
+            trace = not trace
+            stderr.print(f"trace {'on' if trace else 'off'}")
+            continue
+        if line.startswith("/expert"):
+            expert = line.removeprefix("/expert").strip() or None
+            stderr.print(f"talking to {expert or 'the guild'}")
+            continue
+        try:
+            reply = _stream_turn(loaded, line, expert, history)
+        except SlmguildError as exc:
+            # The conversation so far stays; the user can fix the problem and go on.
+            stderr.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            continue
+        history += [HumanMessage(line), AIMessage(reply.text)]
+        if trace:
+            stderr.print(_trace_tree(reply))
+
+
+def _stream_turn(guild: Guild, message: str, expert: str | None, history: list[BaseMessage]) -> Reply:
+    """Print a turn's tokens as they come; return its reply."""
+    for event in guild.stream(message, expert=expert, history=history):
+        if isinstance(event, Routed):
+            stderr.print(f"[dim]\\[{event.expert}][/]")
+        elif isinstance(event, Token):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, Done):
+            sys.stdout.write("\n")
+            return event.reply
+    raise AssertionError("a turn always ends with Done")
+
+
+def _trace_tree(reply: Reply) -> Tree:
+    tree = Tree(f"[bold]turn[/] → {reply.expert}")
+    route = reply.trace.get("route", {})
+    tree.add(f"route: {route.get('expert')} ({route.get('reason')})")
+    tree.add(f"model: {reply.trace.get('model')}")
+    usage = reply.trace.get("usage", {})
+    tree.add(
+        f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "
+        f"first token {reply.trace.get('first_token_s')} s, total {reply.trace.get('latency_s')} s"
+    )
+    return tree

@@ -1,0 +1,260 @@
+"""The guild file (`guild.yaml`) as pydantic models.
+
+Validation happens here, at the edge: everything past `load_config` can trust its input.
+Errors name the file, the line and the field (`guild.yaml:12: experts.it.model.backend: ...`).
+Relative paths in the file (GGUF models, adapters, knowledge sources) are resolved
+against the directory of the guild file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from slmguild.errors import ConfigError
+
+Backend = Literal["embedded", "ollama", "openai"]
+DEFAULT_MODEL = "smollm2-135m-instruct"
+ExpertName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+
+
+class _Strict(BaseModel):
+    # A typo in a key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
+    """Make a relative file path absolute against the guild file's directory."""
+    base_dir = (info.context or {}).get("base_dir")
+    if value is None or base_dir is None or Path(value).is_absolute():
+        return value
+    return str((Path(base_dir) / value).resolve())
+
+
+class Generation(_Strict):
+    """Sampling settings; any field left out keeps the default's value."""
+
+    temperature: float = Field(0.2, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int = Field(256, ge=1, le=32768)
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+
+
+class ModelSpec(_Strict):
+    """Which model answers, on which backend, with which adapter.
+
+    `name` is a catalog name (`smollm2-135m-instruct`), a path to a GGUF file, an
+    Ollama tag, or the model name an OpenAI-compatible server knows. `adapter` is a
+    GGUF LoRA file (embedded engine, llama-server) or the adapter's model name on a
+    multi-LoRA server (vLLM, LoRAX) or an Ollama tag built with that adapter.
+    """
+
+    backend: Backend | None = None
+    name: str | None = None
+    adapter: str | None = None
+    adapter_scale: float = Field(1.0, ge=0, le=4)
+    url: str | None = Field(None, description="Server URL for the ollama and openai backends")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the API key"
+    )
+    generation: Generation | None = None
+
+    @field_validator("name", "adapter")
+    @classmethod
+    def _gguf_paths_relative_to_guild(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value.endswith(".gguf"):
+            return _resolve_path(value, info)
+        return value
+
+    def merged_over(self, base: ModelSpec) -> ModelSpec:
+        """This spec with every field it leaves unset taken from `base`.
+
+        An expert that changes the backend does not inherit the default's model
+        name or URL: those belong to the other backend.
+        """
+        own = self.model_dump(exclude_unset=True)
+        if "backend" in own and own["backend"] != base.backend:
+            inherited = base.model_dump(include={"generation"}, exclude_unset=True)
+        else:
+            inherited = base.model_dump(exclude_unset=True)
+        generation = base.generation or Generation()
+        if self.generation is not None:
+            generation = generation.model_copy(
+                update=self.generation.model_dump(exclude_unset=True)
+            )
+        return ModelSpec.model_validate({**inherited, **own, "generation": generation.model_dump()})
+
+
+def _model_shorthand(value: Any) -> Any:
+    """`model: smollm2-135m-instruct` means `model: {name: smollm2-135m-instruct}`."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class KnowledgeConfig(_Strict):
+    """The documents an expert answers from (ingested by `slmguild ingest`)."""
+
+    sources: list[str] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _relative_to_guild(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [_resolve_path(source, info) or source for source in value]
+
+
+class ExpertConfig(_Strict):
+    """One member of the guild: a prompt, a model (+ adapter), knowledge and tools."""
+
+    description: str = Field(min_length=1, description="What this expert owns, in one sentence")
+    system_prompt: str = Field(min_length=1)
+    exemplars: dict[str, list[str]] | list[str] = Field(
+        default_factory=dict,
+        description="Routing exemplars, best grouped by sub-topic: {vpn: [...], laptops: [...]}",
+    )
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    tools: list[str] = Field(default_factory=list)
+
+    _shorthand = field_validator("model", mode="before")(_model_shorthand)
+
+    def exemplar_groups(self) -> dict[str, list[str]]:
+        """Exemplars grouped by sub-topic; a flat list is one group named after nothing."""
+        if isinstance(self.exemplars, list):
+            return {"": list(self.exemplars)} if self.exemplars else {}
+        return dict(self.exemplars)
+
+
+class FallbackConfig(_Strict):
+    """The generalist that answers what no expert owns."""
+
+    description: str = "A generalist for requests that no expert owns."
+    system_prompt: str = (
+        "You are a helpful general assistant. Answer briefly. "
+        "If the question needs a specialist, say so."
+    )
+    model: ModelSpec = Field(default_factory=ModelSpec)
+
+    _shorthand = field_validator("model", mode="before")(_model_shorthand)
+
+
+class EngineConfig(_Strict):
+    """Settings of the embedded llama.cpp engine."""
+
+    n_ctx: int = Field(4096, ge=256, description="Context size in tokens, shared by all slots")
+    threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores")
+    parallel: int = Field(1, ge=1, le=64, description="Requests decoded concurrently (slots)")
+    port: int = Field(
+        0, ge=0, le=65535, description="Loopback HTTP port; 0 or a taken port picks a free one"
+    )
+
+
+class SessionsConfig(_Strict):
+    """Where conversations are kept: `sqlite` (in the data directory), a file, or a URL."""
+
+    store: str = "sqlite"
+
+
+class GuildConfig(_Strict):
+    """The whole guild file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    defaults: ModelSpec = Field(
+        default_factory=lambda: ModelSpec(backend="embedded", name=DEFAULT_MODEL),
+        description="The model every expert uses unless it says otherwise",
+    )
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    experts: dict[ExpertName, ExpertConfig] = Field(min_length=1)
+    fallback: FallbackConfig = Field(default_factory=FallbackConfig)
+    escalation: ModelSpec | None = Field(
+        None, description="The larger model that takes what no small model should answer"
+    )
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+
+    _shorthand = field_validator("defaults", "escalation", mode="before")(_model_shorthand)
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults_complete(cls, value: ModelSpec) -> ModelSpec:
+        # Experts inherit from here, so the defaults always name a backend and a model.
+        value.backend = value.backend or "embedded"
+        value.name = value.name or DEFAULT_MODEL
+        return value
+
+    def model_for(self, expert: str) -> ModelSpec:
+        """The complete model spec of an expert (or `fallback`), defaults filled in."""
+        if expert == "fallback":
+            own = self.fallback.model
+        else:
+            own = self.experts[expert].model
+        return own.merged_over(self.defaults)
+
+
+def load_config(path: str | Path) -> GuildConfig:
+    """Read and validate a guild file; raise `ConfigError` with file:line on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such guild file (pass --guild PATH)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the guild file: {exc.strerror}") from None
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a guild file is a mapping with at least `name` and `experts`")
+    try:
+        return GuildConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, data, exc)) from None
+
+
+def _describe(path: Path, data: Any, exc: ValidationError) -> str:
+    """One line per validation error, each with the line of the offending key."""
+    lines = []
+    for error in exc.errors()[:5]:
+        loc = [part for part in error["loc"] if not _is_union_tag(part)]
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        lines.append(f"{path}:{_line_of(data, loc)}: {field}: {error['msg']}")
+    if len(exc.errors()) > 5:
+        lines.append(f"... and {len(exc.errors()) - 5} more")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds the union member tried ('list[str]', 'function-before[...]') to locations
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
+
+
+def _line_of(data: Any, loc: list[Any]) -> int:
+    """The 1-based line of the deepest key of `loc` that exists in the YAML document."""
+    line = 1
+    node = data
+    for part in loc:
+        try:
+            if isinstance(node, dict) and part in node:
+                line = node.lc.key(part)[0] + 1
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                line = node.lc.item(part)[0] + 1
+            else:
+                break
+            node = node[part]
+        except (AttributeError, KeyError, TypeError):
+            break
+    return line

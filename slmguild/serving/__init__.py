@@ -1,0 +1,137 @@
+"""Chat models and embeddings for a `ModelSpec`, on any of the three backends.
+
+One interface, langchain-core's: every chat model streams (`stream`/`astream`) and
+decodes under a JSON schema with `with_structured_output(schema, method="json_schema")`;
+every embeddings object has `embed_documents`/`embed_query`.
+
+- `embedded` (default): llama.cpp in this process; no server, no network.
+- `ollama`: an Ollama server (`url:`, default localhost:11434).
+- `openai`: any OpenAI-compatible server (llama-server, vLLM, LoRAX).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+
+from slmguild.config import EngineConfig, Generation, ModelSpec
+from slmguild.errors import BackendUnavailable, ModelUnavailable
+from slmguild.serving import ollama_backend, openai_backend
+from slmguild.serving.catalog import gguf_path
+from slmguild.serving.embedded import EmbeddedChatModel, EmbeddedEmbeddings
+from slmguild.serving.engine import EmbeddedEngine, EngineError, engine_for
+
+__all__ = [
+    "EmbeddedChatModel",
+    "EmbeddedEmbeddings",
+    "EmbeddedEngine",
+    "EngineError",
+    "backend_errors",
+    "chat_model",
+    "embeddings",
+    "embedded_engine",
+    "list_models",
+    "server_url",
+]
+
+
+def embedded_engine(spec: ModelSpec, engine: EngineConfig | None = None) -> EmbeddedEngine:
+    """The process-wide embedded engine that serves the base model of `spec`."""
+    return engine_for(gguf_path(spec.name or ""), engine)
+
+
+def chat_model(spec: ModelSpec, engine: EngineConfig | None = None) -> BaseChatModel:
+    """A chat model for `spec`; `engine` configures the embedded engine when it is used."""
+    if spec.backend == "ollama":
+        return ollama_backend.chat_model(spec)
+    if spec.backend == "openai":
+        return openai_backend.chat_model(spec)
+    return EmbeddedChatModel(
+        engine=embedded_engine(spec, engine),
+        adapter=spec.adapter,
+        adapter_scale=spec.adapter_scale,
+        generation=spec.generation or Generation(),
+    )
+
+
+def embeddings(spec: ModelSpec, engine: EngineConfig | None = None) -> Embeddings:
+    """Embeddings computed by the model of `spec` on its backend."""
+    if spec.backend == "ollama":
+        return ollama_backend.embeddings(spec)
+    if spec.backend == "openai":
+        return openai_backend.embeddings(spec)
+    return EmbeddedEmbeddings(embedded_engine(spec, engine))
+
+
+def list_models(spec: ModelSpec) -> list[str]:
+    """The models that the server of `spec` offers (not for the embedded backend)."""
+    with backend_errors(spec):
+        if spec.backend == "ollama":
+            return ollama_backend.list_models(spec)
+        if spec.backend == "openai":
+            return openai_backend.list_models(spec)
+    raise ValueError("the embedded backend has no server to list: see `slmguild models list`")
+
+
+def server_url(spec: ModelSpec) -> str | None:
+    """The URL of the server behind `spec`, None for the embedded engine."""
+    if spec.backend == "ollama":
+        return ollama_backend.server_url(spec)
+    if spec.backend == "openai":
+        return openai_backend.server_url(spec)
+    return None
+
+
+@contextmanager
+def backend_errors(spec: ModelSpec) -> Iterator[None]:
+    """Turn a client library's connection and not-found errors into slmguild errors.
+
+    The message names the URL and the model, so the user can tell a stopped server
+    from a missing model.
+    """
+    try:
+        yield
+    except ConnectionError as exc:  # the ollama client's "failed to connect"
+        raise BackendUnavailable(
+            f"cannot reach the {spec.backend} server at {server_url(spec)}: is it running? "
+            f"({_first_line(exc)})"
+        ) from None
+    except Exception as exc:
+        translated = _translate(spec, exc)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def _translate(spec: ModelSpec, exc: Exception) -> Exception | None:
+    # Only client libraries already imported can have raised: look them up, never import.
+    url = server_url(spec)
+    openai, ollama, httpx = (sys.modules.get(name) for name in ("openai", "ollama", "httpx"))
+    if openai is not None:
+        if isinstance(exc, openai.APIConnectionError):
+            return BackendUnavailable(
+                f"cannot reach the OpenAI-compatible server at {url}: is it running? "
+                "(set `url:` in the guild file)"
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return ModelUnavailable(f"the server at {url} has no model '{spec.name}'")
+        if isinstance(exc, openai.AuthenticationError):
+            return BackendUnavailable(
+                f"the server at {url} rejected the API key (from ${spec.api_key_env})"
+            )
+    if ollama is not None and isinstance(exc, ollama.ResponseError) and exc.status_code == 404:
+        tag = ollama_backend.model_tag(spec)
+        return ModelUnavailable(
+            f"the Ollama server at {url} has no model '{tag}': run `ollama pull {tag}`"
+        )
+    if httpx is not None and isinstance(exc, httpx.TransportError):
+        return BackendUnavailable(f"cannot reach the {spec.backend} server at {url}: {exc}")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real bundled model and the embedded engine that serves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slmguild.errors import ModelUnavailable
+from slmguild.serving.catalog import gguf_path
+from slmguild.serving.engine import EmbeddedEngine
+
+
+
+@pytest.fixture(scope="session")
+def example_guild() -> Path:
+    """The example guild's file: the demo and the test bed."""
+    return Path(__file__).resolve().parents[1] / "examples" / "acme" / "guild.yaml"
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The bundled SmolLM2-135M-Instruct GGUF; the README's test command pulls it first."""
+    try:
+        return gguf_path("smollm2-135m-instruct")
+    except ModelUnavailable as exc:
+        pytest.fail(f"{exc} (the integration tests run the real model)")
+
+
+@pytest.fixture(scope="session")
+def engine(smollm2: Path) -> EmbeddedEngine:
+    """One embedded engine for the whole session: starting it costs ~0.5 s."""
+    engine = EmbeddedEngine(smollm2)
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def write_guild(tmp_path: Path):
+    """Write a guild file from text and return its path."""
+
+    def write(text: str, name: str = "guild.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

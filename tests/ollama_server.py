@@ -1,0 +1,204 @@
+"""A local HTTP server that speaks Ollama's documented API, answering with the real engine.
+
+There is no Ollama binary on the test machines, so the `ollama` backend is tested
+against this: the routes and response shapes of Ollama's API reference (`/api/chat`
+streaming and not, `/api/embed`, `/api/tags`, `/api/create`, `/api/blobs/:digest`),
+with generation done by slmguild's embedded llama.cpp engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from slmguild.serving.engine import EmbeddedEngine
+
+
+class OllamaLikeServer:
+    """Serve `engine` under the Ollama tag `tag` on a free loopback port."""
+
+    def __init__(self, engine: EmbeddedEngine, tag: str = "smollm2:135m") -> None:
+        self.engine = engine
+        self.models: dict[str, dict[str, Any]] = {tag: {"from": None}}
+        self.blobs: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, Any]] = []  # (method, path, body) as received
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> OllamaLikeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _engine_request(body: dict[str, Any]) -> dict[str, Any]:
+    options = body.get("options") or {}
+    request: dict[str, Any] = {"messages": body["messages"]}
+    if "temperature" in options:
+        request["temperature"] = options["temperature"]
+    if "num_predict" in options:
+        request["max_tokens"] = options["num_predict"]
+    for key in ("top_p", "seed", "stop"):
+        if key in options:
+            request[key] = options[key]
+    fmt = body.get("format")
+    if isinstance(fmt, dict):
+        request["response_format"] = {"type": "json_schema", "json_schema": {"schema": fmt}}
+    elif fmt == "json":
+        request["response_format"] = {"type": "json_object"}
+    return request
+
+
+def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
+            pass
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _send_json(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_ndjson(self, lines: Any) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for line in lines:
+                data = json.dumps(line).encode() + b"\n"
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+
+        def do_HEAD(self) -> None:  # noqa: N802  (http.server's naming)
+            if self.path.startswith("/api/blobs/"):
+                exists = self.path.rsplit("/", 1)[1] in server.blobs
+                self.send_response(200 if exists else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self._send_json(404, {"error": "not found"})
+
+        def do_GET(self) -> None:  # noqa: N802
+            server.requests.append(("GET", self.path, None))
+            if self.path == "/api/tags":
+                self._send_json(200, {"models": [_tag_entry(name) for name in server.models]})
+            else:
+                self._send_json(404, {"error": f"unknown route {self.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self._body()
+            if self.path.startswith("/api/blobs/"):
+                digest = self.path.rsplit("/", 1)[1]
+                if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
+                    self._send_json(400, {"error": "digest mismatch"})
+                    return
+                server.blobs[digest] = raw
+                server.requests.append(("POST", self.path, len(raw)))
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = json.loads(raw or b"{}")
+            server.requests.append(("POST", self.path, body))
+            route = {"/api/chat": self._chat, "/api/embed": self._embed, "/api/create": self._create}
+            handler = route.get(self.path)
+            if handler is None:
+                self._send_json(404, {"error": f"unknown route {self.path}"})
+            elif body.get("model") not in server.models and self.path != "/api/create":
+                self._send_json(404, {"error": f"model '{body.get('model')}' not found"})
+            else:
+                handler(body)
+
+        def _chat(self, body: dict[str, Any]) -> None:
+            request = _engine_request(body)
+            base = {"model": body["model"], "created_at": _now()}
+            if body.get("stream", True):
+                def lines() -> Any:
+                    for chunk in server.engine.stream_chat(request):
+                        choice = chunk["choices"][0]
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            yield {**base, "message": {"role": "assistant", "content": text}, "done": False}
+                        if choice.get("finish_reason"):
+                            timings = chunk.get("timings", {})
+                            yield {
+                                **base,
+                                "message": {"role": "assistant", "content": ""},
+                                "done": True,
+                                "done_reason": choice["finish_reason"],
+                                "prompt_eval_count": timings.get("prompt_n", 0),
+                                "eval_count": timings.get("predicted_n", 0),
+                            }
+                self._send_ndjson(lines())
+                return
+            response = server.engine.chat(request)
+            usage = response["usage"]
+            self._send_json(200, {
+                **base,
+                "message": {"role": "assistant", "content": response["choices"][0]["message"]["content"]},
+                "done": True,
+                "done_reason": response["choices"][0]["finish_reason"],
+                "prompt_eval_count": usage["prompt_tokens"],
+                "eval_count": usage["completion_tokens"],
+            })
+
+        def _embed(self, body: dict[str, Any]) -> None:
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            self._send_json(200, {"model": body["model"], "embeddings": server.engine.embed(texts)})
+
+        def _create(self, body: dict[str, Any]) -> None:
+            missing = [d for d in (body.get("adapters") or {}).values() if d not in server.blobs]
+            if missing or body.get("from") not in server.models:
+                self._send_json(400, {"error": f"missing blobs {missing} or base {body.get('from')}"})
+                return
+            server.models[body["model"]] = body
+            statuses = [{"status": "using existing layer"}, {"status": "writing manifest"}, {"status": "success"}]
+            if body.get("stream", True):
+                self._send_ndjson(statuses)
+            else:
+                self._send_json(200, statuses[-1])
+
+    return Handler
+
+
+def _tag_entry(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": _now(),
+        "size": 101_000_000,
+        "digest": hashlib.sha256(name.encode()).hexdigest(),
+        "details": {
+            "parent_model": "",
+            "format": "gguf",
+            "family": "llama",
+            "families": ["llama"],
+            "parameter_size": "135M",
+            "quantization_level": "Q4_1",
+        },
+    }

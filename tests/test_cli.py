@@ -1,0 +1,135 @@
+"""The `slmguild` command, driven as a user would: real model, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+import slmguild
+from slmguild.cli import app
+
+runner = CliRunner()
+
+MINIMAL = """\
+name: mini
+experts:
+  it:
+    description: IT things
+    system_prompt: You are the IT help desk. Answer in one sentence.
+"""
+
+
+def slmguild_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a child process (exit code, stderr, no traceback)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from slmguild.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_version_and_help():
+    assert runner.invoke(app, ["--version"]).stdout.strip() == f"slmguild {slmguild.__version__}"
+    for command in (["--help"], ["ask", "--help"], ["models", "--help"], ["config", "check", "--help"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+@pytest.mark.integration
+def test_ask_streams_an_answer_from_the_chosen_expert(example_guild):
+    result = slmguild_cli("ask", "--guild", str(example_guild), "--expert", "it", "--trace",
+                          "How do I reset my VPN password?")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) >= 5
+    assert "[it]" in result.stderr
+    assert "route: it (forced by the caller)" in result.stderr
+    assert "model: embedded:smollm2-135m-instruct" in result.stderr
+
+
+@pytest.mark.integration
+def test_ask_json_reports_expert_model_and_usage(write_guild):
+    result = runner.invoke(app, ["ask", "--guild", str(write_guild(MINIMAL)), "--json", "Hello!"])
+    assert result.exit_code == 0, result.output
+    reply = json.loads(result.stdout)
+    assert reply["text"] and reply["expert"] == "fallback"
+    assert reply["usage"]["output_tokens"] > 0
+    assert reply["trace"]["route"]["reason"] == "no router configured"
+
+
+@pytest.mark.integration
+def test_chat_keeps_the_conversation_after_an_error(write_guild):
+    script = "/expert nobody\nhello\n/expert it\nMy laptop is slow.\n/quit\n"
+    result = runner.invoke(app, ["chat", "--guild", str(write_guild(MINIMAL))], input=script)
+    assert result.exit_code == 0, result.output
+    assert "has no expert 'nobody'" in result.output
+    assert "[it]" in result.output  # the session went on after the error
+
+
+def _assert_short_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [n for n, line in enumerate(lines) if line.startswith("error:")]
+    assert errors and len(lines) - errors[0] <= 3, result.stderr  # message + --debug hint
+    for fragment in fragments:
+        assert fragment in " ".join(result.stderr.split()), result.stderr
+
+
+def test_missing_model_prints_the_install_command(write_guild, tmp_path):
+    result = slmguild_cli(
+        "ask", "--guild", str(write_guild(MINIMAL)), "hi", env={"SLMGUILD_HOME": str(tmp_path / "empty")}
+    )
+    _assert_short_error(result, "is not installed", "slmguild models pull smollm2-135m-instruct")
+
+
+def test_malformed_yaml_names_file_and_line(write_guild):
+    path = write_guild(MINIMAL + "    tools: [unclosed\n")
+    _assert_short_error(slmguild_cli("config", "check", str(path)), f"{path}:7", "invalid YAML")
+
+
+def test_unknown_expert_lists_the_experts(write_guild):
+    result = slmguild_cli("ask", "--guild", str(write_guild(MINIMAL)), "--expert", "legal", "hi")
+    _assert_short_error(result, "has no expert 'legal'", "it has: it, fallback")
+
+
+@pytest.mark.parametrize("backend", ["ollama", "openai"])
+def test_unreachable_server_names_the_url(write_guild, backend):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    guild = write_guild(MINIMAL + f"defaults: {{backend: {backend}, name: tiny, url: '{url}'}}\n")
+    result = slmguild_cli("ask", "--guild", str(guild), "hi")
+    _assert_short_error(result, f"cannot reach the", url)
+
+
+def test_debug_shows_the_traceback(write_guild):
+    result = slmguild_cli("--debug", "ask", "--guild", str(write_guild(MINIMAL)), "--expert", "legal", "hi")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_config_check_summarizes_the_example(example_guild):
+    result = runner.invoke(app, ["config", "check", str(example_guild)])
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.stdout and "3 experts" in result.stdout
+    for expert in ("it", "hr", "finance", "fallback"):
+        assert expert in result.stdout
+
+
+def test_config_schema_is_json():
+    result = runner.invoke(app, ["config", "schema"])
+    assert json.loads(result.stdout)["title"] == "GuildConfig"
+
+
+def test_models_list_and_path(smollm2):
+    listing = runner.invoke(app, ["models", "list"])
+    assert listing.exit_code == 0 and "smollm2-135m-instruct" in listing.stdout
+    path = runner.invoke(app, ["models", "path", "smollm2-135m-instruct"])
+    assert path.stdout.strip() == str(smollm2)

@@ -1,0 +1,148 @@
+"""The `openai` and `ollama` backends against real servers on loopback.
+
+`openai`: the embedded engine's own OpenAI-compatible HTTP endpoint (llama-server).
+`ollama`: a local server that speaks Ollama's documented API (tests/ollama_server.py),
+generating with the same engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import socket
+
+import pytest
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel, Field
+
+from slmguild.config import Generation, ModelSpec
+from slmguild.errors import BackendUnavailable, ModelUnavailable
+from slmguild.serving import backend_errors, chat_model, embeddings, list_models
+from slmguild.serving.ollama_backend import create_model, parse_modelfile
+from tests.ollama_server import OllamaLikeServer
+
+pytestmark = pytest.mark.integration
+
+
+class Answer(BaseModel):
+    city: str = Field(max_length=40)
+    confident: bool
+
+
+def _spec(backend: str, url: str, **fields) -> ModelSpec:
+    return ModelSpec(backend=backend, url=url, generation=Generation(max_tokens=80), **fields)
+
+
+@pytest.fixture(scope="module")
+def ollama_server(engine):
+    with OllamaLikeServer(engine) as server:
+        yield server
+
+
+def _closed_port_url(path: str = "") -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
+
+
+# -- openai ---------------------------------------------------------------------------
+
+
+def test_openai_backend_chats_and_streams_with_the_engine_endpoint(engine):
+    model = chat_model(_spec("openai", engine.url, name="smollm2"))
+    reply = model.invoke([HumanMessage("What is the capital of Italy?")])
+    assert reply.text.strip()
+    assert reply.usage_metadata["output_tokens"] > 0
+    chunks = list(model.stream([HumanMessage("Count to five.")]))
+    assert len([c for c in chunks if c.text]) > 3
+    assert functools.reduce(operator.add, chunks).text.strip()
+
+
+def test_openai_backend_decodes_under_a_json_schema(engine):
+    model = chat_model(_spec("openai", engine.url, name="smollm2"))
+    structured = model.with_structured_output(Answer, method="json_schema")
+    for _ in range(3):
+        assert isinstance(structured.invoke("Which city is the capital of Spain?"), Answer)
+
+
+def test_openai_backend_embeds_and_lists_models(engine, smollm2):
+    spec = _spec("openai", engine.url, name="smollm2")
+    vectors = embeddings(spec).embed_documents(["one", "two"])
+    assert [len(v) for v in vectors] == [576, 576]
+    assert str(smollm2) in list_models(spec)[0] or list_models(spec)
+
+
+def test_openai_backend_unreachable_url_is_named(tmp_path):
+    url = _closed_port_url("/v1")
+    spec = _spec("openai", url, name="x")
+    with pytest.raises(BackendUnavailable, match=f"cannot reach the OpenAI-compatible server at {url}"):
+        with backend_errors(spec):
+            chat_model(spec).invoke("hi")
+
+
+# -- ollama ---------------------------------------------------------------------------
+
+
+def test_ollama_backend_chats_without_streaming(ollama_server):
+    model = chat_model(_spec("ollama", ollama_server.url, name="smollm2-135m-instruct"))
+    reply = model.invoke([HumanMessage("Say hello.")])
+    assert reply.text.strip()
+    method, path, body = ollama_server.requests[-1]
+    assert (method, path, body["model"]) == ("POST", "/api/chat", "smollm2:135m")  # catalog → tag
+    assert body["options"]["num_predict"] == 80
+
+
+def test_ollama_backend_streams(ollama_server):
+    model = chat_model(_spec("ollama", ollama_server.url, name="smollm2:135m"))
+    chunks = list(model.stream("Count to five."))
+    assert len([c for c in chunks if c.text]) > 3
+    whole = functools.reduce(operator.add, chunks)
+    assert whole.text.strip() and whole.usage_metadata["output_tokens"] > 0
+    assert ollama_server.requests[-1][2]["stream"] is True
+
+
+def test_ollama_backend_sends_the_json_schema_as_format(ollama_server):
+    model = chat_model(_spec("ollama", ollama_server.url, name="smollm2:135m"))
+    result = model.with_structured_output(Answer, method="json_schema").invoke("Capital of Spain?")
+    assert isinstance(result, Answer)
+    assert ollama_server.requests[-1][2]["format"]["required"] == ["city", "confident"]
+
+
+def test_ollama_backend_embeds_and_lists_tags(ollama_server):
+    spec = _spec("ollama", ollama_server.url, name="smollm2:135m")
+    assert [len(v) for v in embeddings(spec).embed_documents(["a", "b"])] == [576, 576]
+    assert "smollm2:135m" in list_models(spec)
+
+
+def test_ollama_backend_creates_a_model_from_a_modelfile(ollama_server, tmp_path):
+    adapter = tmp_path / "it-adapter.gguf"
+    adapter.write_bytes(b"GGUF adapter bytes")
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text(
+        'FROM smollm2:135m\nADAPTER ./it-adapter.gguf\nTEMPLATE """{{ .System }}\n{{ .Prompt }}"""\n'
+        'PARAMETER stop "<|im_end|>"\nPARAMETER temperature 0.2\nSYSTEM You are ACME IT.\n'
+    )
+    assert parse_modelfile(modelfile)["parameters"] == {"stop": ["<|im_end|>"], "temperature": 0.2}
+    spec = _spec("ollama", ollama_server.url)
+    create_model(spec, "acme-it", modelfile)
+    created = ollama_server.models["acme-it"]
+    assert created["from"] == "smollm2:135m"
+    assert created["template"] == "{{ .System }}\n{{ .Prompt }}"
+    assert list(created["adapters"]) == ["it-adapter.gguf"]
+    assert "acme-it" in list_models(spec)
+
+
+def test_ollama_backend_unknown_model_says_how_to_pull_it(ollama_server):
+    spec = _spec("ollama", ollama_server.url, name="llama9:1t")
+    with pytest.raises(ModelUnavailable, match=r"no model 'llama9:1t': run `ollama pull llama9:1t`"):
+        with backend_errors(spec):
+            chat_model(spec).invoke("hi")
+
+
+def test_ollama_backend_unreachable_url_is_named():
+    url = _closed_port_url()
+    spec = _spec("ollama", url, name="smollm2:135m")
+    with pytest.raises(BackendUnavailable, match=f"cannot reach the ollama server at {url}"):
+        with backend_errors(spec):
+            chat_model(spec).invoke("hi")
