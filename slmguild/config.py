@@ -51,6 +51,9 @@ class Generation(_Strict):
     max_tokens: int = Field(256, ge=1, le=32768)
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
+    repeat_penalty: float | None = Field(
+        None, ge=0.5, le=2, description="Embedded and Ollama only; ~1.1 curbs loops in tiny models"
+    )
 
 
 class ModelSpec(_Strict):

@@ -54,7 +54,7 @@ def _engine_request(body: dict[str, Any]) -> dict[str, Any]:
         request["temperature"] = options["temperature"]
     if "num_predict" in options:
         request["max_tokens"] = options["num_predict"]
-    for key in ("top_p", "seed", "stop"):
+    for key in ("top_p", "seed", "stop", "repeat_penalty"):
         if key in options:
             request[key] = options[key]
     fmt = body.get("format")

@@ -20,7 +20,10 @@ console = Console(highlight=False)
 def check(path: Annotated[Path, typer.Argument(help="The guild file to validate.")]) -> None:
     """Validate a guild file and summarize it; errors name the file, line and field."""
     config = load_config(path)
-    console.print(f"[green]ok[/] {path}: guild [bold]{config.name}[/], {len(config.experts)} experts")
+    console.print(
+        f"[green]ok[/] {path}: guild [bold]{config.name}[/], {len(config.experts)} experts",
+        soft_wrap=True,
+    )
     table = Table("expert", "model", "exemplars", "knowledge", "tools")
     for name in [*config.experts, "fallback"]:
         spec = config.model_for(name)

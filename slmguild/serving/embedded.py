@@ -7,6 +7,7 @@ listens on loopback for the `openai` backend and other tools.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -31,7 +32,7 @@ class EmbeddedChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     engine: EmbeddedEngine
-    adapter: str | None = None
+    adapter: str | Path | None = None
     adapter_scale: float = 1.0
     generation: Generation = Field(default_factory=Generation)
 
@@ -64,6 +65,8 @@ class EmbeddedChatModel(BaseChatModel):
             request["top_p"] = g.top_p
         if g.seed is not None:
             request["seed"] = g.seed
+        if g.repeat_penalty is not None:
+            request["repeat_penalty"] = g.repeat_penalty
         request.update(kwargs)
         return request
 

@@ -43,6 +43,7 @@ def chat_model(spec: ModelSpec) -> BaseChatModel:
         top_p=g.top_p,
         seed=g.seed,
         stop=g.stop or None,
+        repeat_penalty=g.repeat_penalty,
     )
 
 

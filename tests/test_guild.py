@@ -1,0 +1,67 @@
+"""The library API on the example guild, with the real model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+
+import slmguild
+from slmguild import Done, Routed, Token
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def guild(example_guild):
+    return slmguild.load_guild(example_guild)
+
+
+def test_experts_that_share_a_base_share_one_engine(guild):
+    engines = {id(guild.expert(name).model.engine) for name in ("it", "hr", "finance", "fallback")}
+    assert len(engines) == 1
+
+
+def test_astream_routes_then_streams_then_finishes(guild):
+    async def collect():
+        return [event async for event in guild.astream("How do I reset my VPN password?", expert="it")]
+
+    events = asyncio.run(collect())
+    assert events[0] == Routed(expert="it", reason="forced by the caller")
+    tokens = [event for event in events if isinstance(event, Token)]
+    assert len(tokens) > 3 and isinstance(events[-1], Done)
+    reply = events[-1].reply
+    assert reply.text == "".join(token.text for token in tokens).strip()
+    assert reply.expert == "it" and reply.model == "embedded:smollm2-135m-instruct"
+    assert reply.usage["output_tokens"] >= len(tokens)  # one engine token per event, at most
+    assert reply.trace["first_token_s"] <= reply.trace["latency_s"]
+
+
+def test_run_without_an_expert_goes_to_the_fallback(guild):
+    reply = guild.run("Tell me a fun fact about octopuses.")
+    assert reply.expert == "fallback" and reply.text
+
+
+def test_sync_stream_and_arun_agree_under_greedy_decoding(example_guild):
+    config = slmguild.load_config(example_guild)
+    config.defaults.generation.temperature = 0
+    config.defaults.generation.max_tokens = 24
+    guild = slmguild.Guild(config)
+    streamed = [e for e in guild.stream("What is an expense report?", expert="finance")]
+    assert streamed[-1].reply.text == asyncio.run(guild.arun("What is an expense report?", expert="finance")).text
+
+
+def test_history_is_part_of_the_conversation(guild):
+    history = [HumanMessage("My name is Zoltan."), AIMessage("Nice to meet you, Zoltan.")]
+    messages = guild.expert("hr").messages("What is my name?", history)
+    assert [m.type for m in messages] == ["system", "human", "ai", "human"]
+    assert messages[0].content == guild.config.experts["hr"].system_prompt
+    assert messages[1:3] == history and messages[3].content == "What is my name?"
+
+
+def test_bad_requests_are_slmguild_errors(guild):
+    with pytest.raises(slmguild.UnknownExpert, match="no expert 'legal'"):
+        guild.run("hi", expert="legal")
+    with pytest.raises(slmguild.SlmguildError, match="empty"):
+        guild.run("   ")
