@@ -16,7 +16,18 @@ from slmguild.errors import (
     SlmguildError,
     UnknownExpert,
 )
-from slmguild.orchestrator import Done, Event, Guild, Reply, Routed, Token, load_guild
+from slmguild.orchestrator import (
+    Done,
+    Event,
+    Guild,
+    Reply,
+    Routed,
+    Token,
+    ToolCall,
+    ToolResult,
+    load_guild,
+)
+from slmguild.tools import tool
 
 try:
     __version__ = version("slmguild")
@@ -37,8 +48,11 @@ __all__ = [
     "Routed",
     "SlmguildError",
     "Token",
+    "ToolCall",
+    "ToolResult",
     "UnknownExpert",
     "__version__",
     "load_config",
     "load_guild",
+    "tool",
 ]

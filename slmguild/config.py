@@ -128,7 +128,20 @@ class ExpertConfig(_Strict):
     )
     model: ModelSpec = Field(default_factory=ModelSpec)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
-    tools: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(
+        default_factory=list,
+        description="The only tools this expert may call: toolbox tool names or module:function",
+    )
+    tool_calling: Literal["auto", "native", "constrained"] = Field(
+        "auto",
+        description="constrained: JSON-schema decoding (reliable on small models); native: "
+        "the backend's tool calling; auto: constrained on the embedded engine, else native",
+    )
+    max_steps: int = Field(4, ge=1, le=32, description="Tool calls per turn, at most")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="Times an invalid or refused call is retried with the error fed back"
+    )
+    tool_timeout_s: float = Field(10.0, gt=0, le=600)
 
     _shorthand = field_validator("model", mode="before")(_model_shorthand)
 
@@ -179,6 +192,10 @@ class GuildConfig(_Strict):
         description="The model every expert uses unless it says otherwise",
     )
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    toolboxes: list[str] = Field(
+        default_factory=list,
+        description="Python files (relative to this file) or modules whose tools experts may use",
+    )
     experts: dict[ExpertName, ExpertConfig] = Field(min_length=1)
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     escalation: ModelSpec | None = Field(
@@ -187,6 +204,11 @@ class GuildConfig(_Strict):
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
 
     _shorthand = field_validator("defaults", "escalation", mode="before")(_model_shorthand)
+
+    @field_validator("toolboxes")
+    @classmethod
+    def _toolbox_files_relative_to_guild(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [_resolve_path(item, info) if item.endswith(".py") else item for item in value]
 
     @field_validator("defaults")
     @classmethod

@@ -18,6 +18,14 @@ def example_guild() -> Path:
     return Path(__file__).resolve().parents[1] / "examples" / "acme" / "guild.yaml"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _example_tools_write_to_a_scratch_database(tmp_path_factory):
+    """The example guild's tools write tickets: never into the user's own data directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ACME_DB", str(tmp_path_factory.mktemp("acme") / "acme.sqlite"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
     """The bundled SmolLM2-135M-Instruct GGUF; the README's test command pulls it first."""

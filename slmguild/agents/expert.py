@@ -1,42 +1,195 @@
-"""The Expert: one member of the guild and the loop that produces its answer."""
+"""The Expert: one member of the guild and the loop that produces its answer.
+
+A turn with tools has two phases. First the model chooses its next step — answer, or
+call one of its tools — as one small JSON object decoded under a schema (or through
+the backend's native tool calling); the executor runs each call and the observation
+goes back to the model, until it answers or runs out of steps. Then the answer is
+generated as free text, with the tools' results in the question, so that it streams.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.tools import BaseTool
 
+from slmguild.agents.events import ToolCall, ToolResult
 from slmguild.config import ModelSpec
 from slmguild.serving import backend_errors
+from slmguild.tools import AnswerStep, Observation, StepParser, ToolExecutor
+from slmguild.tools.steps import StepError
+
+ExpertEvent = AIMessageChunk | ToolCall | ToolResult
+Call = tuple[str | None, str, dict[str, Any]]  # (native call id, tool name, arguments)
+
+
+@dataclass
+class _Turn:
+    """A turn's working state, shared by the tool phase and the answer."""
+
+    question: str
+    history: Sequence[BaseMessage]
+    observations: list[Observation] = field(default_factory=list)
+    canned_answer: str | None = None  # set when the turn must end without generation
 
 
 @dataclass
 class Expert:
-    """A domain expert: what it owns, how it is told to behave, and the model that answers."""
+    """A domain expert: what it owns, how it is told to behave, its model and its tools."""
 
     name: str
     description: str
     system_prompt: str
     model: BaseChatModel
     spec: ModelSpec
+    tools: list[BaseTool] = field(default_factory=list)
+    executor: ToolExecutor | None = None
+    tool_calling: Literal["native", "constrained"] = "constrained"
+    max_steps: int = 4
+    max_retries: int = 2
+    answer_examples: list[str] = field(default_factory=list)  # requests that need no tool
 
     def messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
-        """The conversation the model sees: system prompt, earlier turns, the question."""
+        """The conversation the model answers: system prompt, earlier turns, the question."""
         return [SystemMessage(self.system_prompt), *history, HumanMessage(question)]
 
-    def stream(
-        self, question: str, history: Sequence[BaseMessage] = ()
-    ) -> Iterator[AIMessageChunk]:
-        """The answer as it is generated; the last chunk carries usage metadata."""
+    def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
+        """Tool calls and results, then the answer as it is generated."""
+        turn = _Turn(question, history)
+        if self.tools:
+            yield from _drive(self._use_tools(turn))
+        if turn.canned_answer is not None:
+            yield AIMessageChunk(content=turn.canned_answer)
+            return
         with backend_errors(self.spec):
-            yield from self.model.stream(self.messages(question, history))
+            yield from self.model.stream(self._answer_messages(turn))
 
     async def astream(
         self, question: str, history: Sequence[BaseMessage] = ()
-    ) -> AsyncIterator[AIMessageChunk]:
+    ) -> AsyncIterator[ExpertEvent]:
         """`stream`, for asyncio callers."""
+        turn = _Turn(question, history)
+        if self.tools:
+            async for event in self._use_tools(turn):
+                yield event
+        if turn.canned_answer is not None:
+            yield AIMessageChunk(content=turn.canned_answer)
+            return
         with backend_errors(self.spec):
-            async for chunk in self.model.astream(self.messages(question, history)):
+            async for chunk in self.model.astream(self._answer_messages(turn)):
                 yield chunk
+
+    def _answer_messages(self, turn: _Turn) -> list[BaseMessage]:
+        """The question, with what the tools found: small models use facts best right there."""
+        results = [obs.for_model() for obs in turn.observations if not obs.retryable]
+        question = turn.question
+        if results:
+            question += "\n\nWhat your tools returned:\n" + "\n".join(f"- {r}" for r in results)
+        return self.messages(question, turn.history)
+
+    # -- the tool phase ---------------------------------------------------------------
+
+    def step_messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
+        """The conversation the model chooses its next step from: the tools in the system
+        prompt, then demonstrations (tool examples, and questions that need no tool)."""
+        parser = StepParser(self.tools)
+        return [
+            SystemMessage(f"{self.system_prompt}\n\n{parser.describe()}"),
+            *parser.examples(self.answer_examples),
+            *history,
+            HumanMessage(question),
+        ]
+
+    async def choose_step(self, messages: list[BaseMessage]) -> tuple[list[Call], AIMessage, str]:
+        """One decision of the model: (tool calls, its reply, a problem to feed back).
+
+        No calls and no problem means the model will answer now.
+        """
+        if self.tool_calling == "constrained":
+            return await self._choose_constrained(messages)
+        return await self._choose_native(messages)
+
+    async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult, None]:
+        assert self.executor is not None, "an expert with tools needs an executor"
+        messages = self.step_messages(turn.question, turn.history)
+        for _ in range(self.max_steps):
+            for attempt in range(self.max_retries + 1):
+                with backend_errors(self.spec):
+                    calls, reply, problem = await self.choose_step(messages)
+                if not calls and not problem:
+                    if self.tool_calling == "native" and reply.text.strip():
+                        turn.canned_answer = reply.text  # a native answer is the answer
+                    return
+                messages.append(reply)
+                if not calls:
+                    messages.append(HumanMessage(f"That reply was invalid: {problem}. Try again."))
+                    continue
+                for tool_call_id, name, arguments in calls:
+                    yield ToolCall(self.name, name, arguments, attempt)
+                    observation = await self.executor.execute(name, arguments)
+                    yield ToolResult(self.name, observation)
+                    turn.observations.append(observation)
+                    messages.append(self._observation_message(observation, tool_call_id))
+                    if observation.retryable:
+                        problem = observation.content
+                if not problem:
+                    break  # this step is done: the model may call another tool or answer
+            else:
+                turn.canned_answer = (
+                    f"Sorry, I could not complete this request: after {self.max_retries + 1} "
+                    f"attempts the tool call was still invalid ({problem})."
+                )
+                return
+        # Out of steps: the answer is made from what the tools returned so far.
+
+    def _observation_message(self, observation: Observation, tool_call_id: str | None) -> BaseMessage:
+        if tool_call_id is not None:
+            return ToolMessage(observation.for_model(), tool_call_id=tool_call_id)
+        return HumanMessage(observation.for_model())
+
+    async def _choose_constrained(self, messages: list[BaseMessage]) -> tuple[list[Call], AIMessage, str]:
+        parser = StepParser(self.tools)
+        decide = self.model.with_structured_output(
+            parser.json_schema(), method="json_schema", include_raw=True
+        )
+        result: dict[str, Any] = await decide.ainvoke(messages)
+        raw: AIMessage = result["raw"]
+        try:
+            step = parser.parse(result["parsed"] if result["parsed"] is not None else raw.text)
+        except StepError as exc:
+            return [], raw, str(exc)
+        if isinstance(step, AnswerStep):
+            return [], raw, ""
+        return [(None, step.tool, step.arguments)], raw, ""
+
+    async def _choose_native(self, messages: list[BaseMessage]) -> tuple[list[Call], AIMessage, str]:
+        reply: AIMessage = await self.model.bind_tools(self.tools).ainvoke(messages)
+        calls = [(call["id"], call["name"], call["args"]) for call in reply.tool_calls]
+        problem = "; ".join(str(bad.get("error")) for bad in reply.invalid_tool_calls)
+        return calls, reply, problem
+
+
+def _drive(events: AsyncGenerator[Any, None]) -> Iterator[Any]:
+    """Run an async generator from synchronous code, one event at a time."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(anext(events))
+            except StopAsyncIteration:
+                return
+    finally:
+        loop.run_until_complete(events.aclose())
+        loop.close()

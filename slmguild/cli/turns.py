@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
-from slmguild.orchestrator import Done, Guild, Reply, Routed, Token, load_guild
+from slmguild.orchestrator import Done, Guild, Reply, Routed, Token, ToolCall, ToolResult, load_guild
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -95,6 +95,12 @@ def _stream_turn(guild: Guild, message: str, expert: str | None, history: list[B
     for event in guild.stream(message, expert=expert, history=history):
         if isinstance(event, Routed):
             stderr.print(f"[dim]\\[{event.expert}][/]")
+        elif isinstance(event, ToolCall):
+            arguments = ", ".join(f"{key}={value!r}" for key, value in event.arguments.items())
+            stderr.print(f"[dim]→ {event.tool}({escape(arguments)})[/]")
+        elif isinstance(event, ToolResult):
+            observation = event.observation
+            stderr.print(f"[dim]← {observation.status}: {escape(_clip(observation.content))}[/]")
         elif isinstance(event, Token):
             sys.stdout.write(event.text)
             sys.stdout.flush()
@@ -104,11 +110,19 @@ def _stream_turn(guild: Guild, message: str, expert: str | None, history: list[B
     raise AssertionError("a turn always ends with Done")
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _trace_tree(reply: Reply) -> Tree:
     tree = Tree(f"[bold]turn[/] → {reply.expert}")
     route = reply.trace.get("route", {})
     tree.add(f"route: {route.get('expert')} ({route.get('reason')})")
     tree.add(f"model: {reply.trace.get('model')}")
+    for call in reply.trace.get("tools", []):
+        arguments = json.dumps(call["arguments"], ensure_ascii=False)
+        node = tree.add(f"tool: {call['tool']} {escape(arguments)} → {call['status']} ({call['duration_s']} s)")
+        node.add(escape(_clip(call["content"])))
     usage = reply.trace.get("usage", {})
     tree.add(
         f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "

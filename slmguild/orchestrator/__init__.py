@@ -1,6 +1,8 @@
 """The guild: routes each request to an expert and keeps the conversation."""
 
-from slmguild.orchestrator.events import Done, Event, Reply, Routed, Token
+from slmguild.orchestrator.events import Done, Event, Reply, Routed, Token, ToolCall, ToolResult
 from slmguild.orchestrator.guild import Guild, load_guild
 
-__all__ = ["Done", "Event", "Guild", "Reply", "Routed", "Token", "load_guild"]
+__all__ = [
+    "Done", "Event", "Guild", "Reply", "Routed", "Token", "ToolCall", "ToolResult", "load_guild",
+]

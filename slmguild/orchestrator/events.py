@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmguild.agents.events import ToolCall, ToolResult
+
 
 @dataclass(frozen=True)
 class Routed:
@@ -40,4 +42,6 @@ class Done:
     reply: Reply
 
 
-Event = Routed | Token | Done
+Event = Routed | Token | ToolCall | ToolResult | Done
+
+__all__ = ["Done", "Event", "Reply", "Routed", "Token", "ToolCall", "ToolResult"]

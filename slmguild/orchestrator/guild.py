@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import asdict
+from typing import Any
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import BaseMessage
 
-from slmguild.agents import Expert
-from slmguild.config import GuildConfig, load_config
+from slmguild.agents import Expert, ExpertEvent, ToolCall, ToolResult
+from slmguild.config import ExpertConfig, FallbackConfig, GuildConfig, load_config
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.orchestrator.events import Done, Event, Reply, Routed, Token
 from slmguild.serving import chat_model
+from slmguild.tools import ToolExecutor, ToolRegistry
 
 FALLBACK = "fallback"
 
@@ -30,23 +33,37 @@ class Guild:
 
     def __init__(self, config: GuildConfig) -> None:
         self.config = config
+        self.tools = ToolRegistry.from_toolboxes(config.toolboxes)
         self.experts: dict[str, Expert] = {
-            name: self._build_expert(name, expert.description, expert.system_prompt)
-            for name, expert in config.experts.items()
+            name: self._build_expert(name, expert) for name, expert in config.experts.items()
         }
-        self.fallback = self._build_expert(
-            FALLBACK, config.fallback.description, config.fallback.system_prompt
-        )
+        self.fallback = self._build_expert(FALLBACK, config.fallback)
 
-    def _build_expert(self, name: str, description: str, system_prompt: str) -> Expert:
+    def _build_expert(self, name: str, expert: ExpertConfig | FallbackConfig) -> Expert:
         spec = self.config.model_for(name)
-        return Expert(
+        tools = [self.tools.resolve(ref) for ref in getattr(expert, "tools", [])]
+        built = Expert(
             name=name,
-            description=description,
-            system_prompt=system_prompt,
+            description=expert.description,
+            system_prompt=expert.system_prompt,
             model=chat_model(spec, self.config.engine),
             spec=spec,
+            tools=tools,
         )
+        if isinstance(expert, ExpertConfig) and tools:
+            built.executor = ToolExecutor(
+                {item.name: item for item in tools},
+                allowed=[item.name for item in tools],
+                timeout_s=expert.tool_timeout_s,
+                known=self.tools.names,
+            )
+            # Small models on the embedded engine rarely emit native calls; a schema they can meet.
+            auto = "constrained" if spec.backend == "embedded" else "native"
+            built.tool_calling = auto if expert.tool_calling == "auto" else expert.tool_calling
+            built.max_steps, built.max_retries = expert.max_steps, expert.max_retries
+            # One routing exemplar per sub-topic shows the model questions it answers itself.
+            built.answer_examples = [group[0] for group in expert.exemplar_groups().values() if group]
+        return built
 
     @property
     def name(self) -> str:
@@ -86,9 +103,9 @@ class Guild:
         routed, chosen = self._begin(message, expert)
         yield routed
         turn = _TurnRecorder(routed, chosen)
-        async for chunk in chosen.astream(message, history):
-            if token := turn.add(chunk):
-                yield token
+        async for event in chosen.astream(message, history):
+            if reported := turn.add(event):
+                yield reported
         yield turn.done()
 
     def stream(
@@ -106,9 +123,9 @@ class Guild:
         routed, chosen = self._begin(message, expert)
         yield routed
         turn = _TurnRecorder(routed, chosen)
-        for chunk in chosen.stream(message, history):
-            if token := turn.add(chunk):
-                yield token
+        for event in chosen.stream(message, history):
+            if reported := turn.add(event):
+                yield reported
         yield turn.done()
 
     async def arun(
@@ -156,9 +173,15 @@ class _TurnRecorder:
         self.usage: dict[str, int] = {}
         self.started = time.perf_counter()
         self.first_token_at: float | None = None
+        self.tool_calls: list[dict[str, Any]] = []
 
-    def add(self, chunk: AIMessageChunk) -> Token | None:
-        """Record a chunk; the `Token` to stream, if it carries text."""
+    def add(self, chunk: ExpertEvent) -> Event | None:
+        """Record an expert's event; the event to stream, if any."""
+        if isinstance(chunk, ToolCall):
+            return chunk
+        if isinstance(chunk, ToolResult):
+            self.tool_calls.append({**asdict(chunk.observation), "expert": chunk.expert})
+            return chunk
         if chunk.usage_metadata:
             self.usage = dict(chunk.usage_metadata)
         text = chunk.text
@@ -185,6 +208,7 @@ class _TurnRecorder:
                         "scores": self.routed.scores,
                     },
                     "model": model,
+                    "tools": self.tool_calls,
                     "usage": self.usage,
                     "latency_s": round(finished - self.started, 4),
                     "first_token_s": round((self.first_token_at or finished) - self.started, 4),

@@ -6,27 +6,29 @@ listens on loopback for the `openai` backend and other tools.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages import convert_to_openai_messages
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.exceptions import OutputParserException
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, ConfigDict, Field
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field
 
 from slmguild.config import Generation
 from slmguild.serving.engine import EmbeddedEngine
+from slmguild.serving.structured import JsonSchemaOutput
 
 
-class EmbeddedChatModel(BaseChatModel):
+class EmbeddedChatModel(JsonSchemaOutput, BaseChatModel):
     """A chat model served by an `EmbeddedEngine`, optionally through one of its adapters."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -79,8 +81,11 @@ class EmbeddedChatModel(BaseChatModel):
     ) -> ChatResult:
         response = self.engine.chat(self._request(messages, stop, **kwargs))
         choice = response["choices"][0]
+        tool_calls, invalid_tool_calls = _tool_calls(choice["message"].get("tool_calls") or [])
         message = AIMessage(
             content=choice["message"].get("content") or "",
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid_tool_calls,
             usage_metadata=_usage(response),
             response_metadata=_metadata(response, choice),
         )
@@ -112,34 +117,18 @@ class EmbeddedChatModel(BaseChatModel):
                     await run_manager.on_llm_new_token(generation.text)
                 yield generation
 
-    def with_structured_output(
-        self, schema: dict[str, Any] | type[BaseModel], *, include_raw: bool = False, **kwargs: Any
-    ) -> Runnable:
-        """Output decoded under `schema` (llama.cpp grammar from the JSON schema).
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Native tool calling: llama.cpp renders the tools with the model's chat template.
 
-        Same call as `ChatOpenAI`/`ChatOllama`'s `method="json_schema"`: the parsed
-        pydantic object for a model class, a dict for a JSON schema.
+        Small models rarely answer with a well-formed call this way; slmguild's
+        constrained tool calling (`tool_calling: constrained`) is the reliable path.
         """
-        if isinstance(schema, dict):
-            json_schema, parser = schema, JsonOutputParser()
-        else:
-            json_schema, parser = schema.model_json_schema(), PydanticOutputParser(pydantic_object=schema)
-        bound = self.bind(
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": json_schema.get("title", "output"), "schema": json_schema},
-            }
-        )
-        if not include_raw:
-            return bound | parser
-
-        def parse_keeping_raw(raw: AIMessage) -> dict[str, Any]:
-            try:
-                return {"raw": raw, "parsed": parser.invoke(raw), "parsing_error": None}
-            except OutputParserException as exc:
-                return {"raw": raw, "parsed": None, "parsing_error": exc}
-
-        return bound | RunnableLambda(parse_keeping_raw)
+        request: dict[str, Any] = {"tools": [convert_to_openai_tool(item) for item in tools]}
+        if tool_choice is not None:
+            request["tool_choice"] = tool_choice
+        return self.bind(**request, **kwargs)
 
 
 class EmbeddedEmbeddings(Embeddings):
@@ -168,6 +157,17 @@ def _chunk_generation(chunk: dict[str, Any]) -> ChatGenerationChunk | None:
         response_metadata=_metadata(chunk, choice) if finished else {},
     )
     return ChatGenerationChunk(message=message)
+
+
+def _tool_calls(raw_calls: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """Parsed and invalid tool calls of an OpenAI-style message, as langchain wants them."""
+    valid, invalid = [], []
+    for raw in raw_calls:
+        try:
+            valid.append(parse_tool_call(raw, return_id=True))
+        except OutputParserException as exc:
+            invalid.append(make_invalid_tool_call(raw, str(exc)))
+    return valid, invalid
 
 
 def _usage(response: dict[str, Any]) -> UsageMetadata | None:

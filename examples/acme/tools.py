@@ -1,0 +1,227 @@
+"""The ACME help desk's tools: IT tickets, leave balances, working days, currencies, expense limits.
+
+They read and write a small SQLite database: `$ACME_DB` when set, else `acme.sqlite` under
+slmguild's data directory, created from `data/acme.sql` the first time a tool needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import threading
+from contextlib import closing
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from slmguild import paths
+from slmguild.tools import tool
+
+SEED = Path(__file__).resolve().parent / "data" / "acme.sql"
+
+Office = Literal["lyon", "berlin", "montreal"]
+Currency = Literal["EUR", "USD", "CAD", "GBP", "CHF", "JPY", "SEK", "PLN"]
+Category = Literal["meals", "hotel", "flights", "train", "taxi", "mileage", "client_entertainment", "equipment"]
+
+# First response and resolution targets per priority (docs/it/it-tickets.md).
+TARGETS = {
+    "urgent": ("30 minutes, 24/7", "4 hours"),
+    "high": ("2 working hours", "1 working day"),
+    "normal": ("1 working day", "3 working days"),
+    "low": ("2 working days", "10 working days"),
+}
+
+_create_lock = threading.Lock()
+
+
+def database() -> Path:
+    """The database file, created from the seed if it does not exist yet."""
+    configured = os.environ.get("ACME_DB")
+    path = Path(configured).expanduser() if configured else paths.home() / "examples" / "acme.sqlite"
+    if not path.exists():
+        with _create_lock:
+            if not path.exists():
+                _create(path)
+    return path
+
+
+def _create(path: Path) -> None:
+    # Built aside and renamed into place, so no caller ever opens a half-seeded database.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".acme-", suffix=".sqlite")
+    os.close(fd)
+    try:
+        with closing(sqlite3.connect(temporary)) as connection:
+            connection.executescript(SEED.read_text(encoding="utf-8"))
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _connect() -> sqlite3.Connection:
+    # A connection per call: tools may run in worker threads.
+    connection = sqlite3.connect(database(), isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def _ticket(connection: sqlite3.Connection, ticket_id: str) -> dict[str, Any]:
+    row = connection.execute(
+        "SELECT id, summary, priority, status, opened_on FROM tickets WHERE id = ?", (ticket_id,)
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"no ticket {ticket_id}")
+    return dict(row)
+
+
+@tool(examples=[("Any news on ticket IT-1234?", {"ticket_id": "IT-1234"}), ("is IT-1999 fixed yet", {"ticket_id": "IT-1999"})])
+def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) -> dict[str, Any]:
+    """Look up the status and priority of an existing IT ticket by its number.
+
+    Args:
+        ticket_id: The ticket number, "IT-" and four digits, for example IT-1042.
+    """
+    with closing(_connect()) as connection:
+        return _ticket(connection, ticket_id)
+
+
+@tool(examples=[("My docking station is dead, please open a ticket.", {"summary": "Docking station is dead", "priority": "normal"}), ("Log an urgent ticket: nobody on our floor has network", {"summary": "No network for the whole floor", "priority": "urgent"})])
+def create_ticket(
+    summary: Annotated[str, Field(min_length=5, max_length=120)],
+    priority: Literal["low", "normal", "high", "urgent"] = "normal",
+) -> dict[str, Any]:
+    """Open a new IT help desk ticket for a problem or request the user describes.
+
+    Args:
+        summary: One line describing the problem, for example "Printer PRN-0217 in Berlin is jammed".
+        priority: urgent for security incidents, lost devices or outages of a whole team; high when
+            one person cannot work at all; normal when something is broken but they can still work;
+            low for questions and small requests.
+    """
+    with closing(_connect()) as connection:
+        # IMMEDIATE takes the write lock before reading the last number: no two tickets share one.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            (last,) = connection.execute("SELECT MAX(CAST(substr(id, 4) AS INTEGER)) FROM tickets").fetchone()
+            ticket_id = f"IT-{(last or 1000) + 1:04d}"
+            connection.execute(
+                "INSERT INTO tickets (id, summary, priority, status, category, opened_on)"
+                " VALUES (?, ?, ?, 'New', 'Other', ?)",
+                (ticket_id, summary, priority, date.today().isoformat()),
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        ticket = _ticket(connection, ticket_id)
+    ticket["first_response_target"], ticket["resolution_target"] = TARGETS[priority]
+    if priority == "urgent":
+        ticket["note"] = "Urgent issues must also be phoned in: ext. 4357, press 9 outside service hours."
+    return ticket
+
+
+@tool(examples=[("How many leave days does E1234 have left?", {"employee_id": "E1234"}), ("holiday balance for E1999 please", {"employee_id": "E1999"})])
+def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) -> dict[str, Any]:
+    """Look up an employee's annual leave balance for this year: days left, taken and carried over.
+
+    Args:
+        employee_id: The employee ID, "E" and four digits, for example E1001.
+    """
+    with closing(_connect()) as connection:
+        row = connection.execute(
+            "SELECT id, office, leave_entitlement, leave_taken, leave_carried_over FROM employees WHERE id = ?",
+            (employee_id,),
+        ).fetchone()
+    if row is None:
+        raise ValueError(f"no employee {employee_id}")
+    return {
+        "employee_id": row["id"],
+        "office": row["office"],
+        "entitlement": row["leave_entitlement"],
+        "taken": row["leave_taken"],
+        "carried_over": row["leave_carried_over"],
+        "remaining": row["leave_entitlement"] + row["leave_carried_over"] - row["leave_taken"],
+    }
+
+
+@tool(examples=[("How many working days from 2026-03-02 to 2026-03-13 in Lyon?", {"start": "2026-03-02", "end": "2026-03-13", "office": "lyon"}), ("business days between 2026-06-01 and 2026-06-30 for Berlin", {"start": "2026-06-01", "end": "2026-06-30", "office": "berlin"})])
+def working_days_between(start: date, end: date, office: Office = "lyon") -> dict[str, Any]:
+    """Count the working days from one date to another, skipping weekends and the office's public holidays.
+
+    Args:
+        start: The first day, counted if it is a working day (YYYY-MM-DD).
+        end: The last day, counted if it is a working day (YYYY-MM-DD).
+        office: The office whose public holiday calendar applies: lyon, berlin or montreal.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    with closing(_connect()) as connection:
+        first, last = connection.execute(
+            "SELECT MIN(substr(day, 1, 4)), MAX(substr(day, 1, 4)) FROM public_holidays WHERE office = ?", (office,)
+        ).fetchone()
+        # A count that silently ignores unknown holidays would be wrong, so refuse other years.
+        if start.year < int(first) or end.year > int(last):
+            raise ValueError(f"public holidays are only known for {first}-{last}")
+        holidays = connection.execute(
+            "SELECT day, name FROM public_holidays WHERE office = ? AND day BETWEEN ? AND ? ORDER BY day",
+            (office, start.isoformat(), end.isoformat()),
+        ).fetchall()
+    skipped = [dict(row) for row in holidays if date.fromisoformat(row["day"]).weekday() < 5]
+    weekdays = sum((start + timedelta(days=n)).weekday() < 5 for n in range((end - start).days + 1))
+    return {
+        "office": office,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "working_days": weekdays - len(skipped),
+        "holidays_skipped": skipped,
+    }
+
+
+@tool(examples=[("What is 50 GBP in EUR?", {"amount": 50, "from_currency": "GBP", "to_currency": "EUR"}), ("convert 200 euros to Swiss francs", {"amount": 200, "from_currency": "EUR", "to_currency": "CHF"})])
+def convert_currency(
+    amount: Annotated[float, Field(ge=0)], from_currency: Currency, to_currency: Currency
+) -> dict[str, Any]:
+    """Convert an amount of money from one currency to another at ACME's reference exchange rate.
+
+    Args:
+        amount: The amount to convert, in from_currency.
+        from_currency: The currency of the amount, as an ISO code like USD.
+        to_currency: The currency to convert to, as an ISO code like EUR.
+    """
+    with closing(_connect()) as connection:
+        rates = {
+            row["currency"]: row
+            for row in connection.execute(
+                "SELECT currency, per_eur, as_of FROM exchange_rates WHERE currency IN (?, ?)",
+                (from_currency, to_currency),
+            )
+        }
+    source, target = rates[from_currency], rates[to_currency]
+    rate = target["per_eur"] / source["per_eur"]
+    return {
+        "amount": amount,
+        "from_currency": from_currency,
+        "to_currency": to_currency,
+        "converted": round(amount * rate, 2),
+        "rate": round(rate, 6),
+        "rate_date": min(source["as_of"], target["as_of"]),
+    }
+
+
+@tool(examples=[("What is the limit for taxi rides?", {"category": "taxi"}), ("how much can I spend on a meal?", {"category": "meals"})])
+def expense_limit(category: Category) -> dict[str, Any]:
+    """Look up the reimbursement limit and rules of an expense category in ClaimIt.
+
+    Args:
+        category: The ClaimIt expense category: meals, hotel, flights, train, taxi, mileage,
+            client_entertainment or equipment.
+    """
+    with closing(_connect()) as connection:
+        row = connection.execute(
+            "SELECT category, limit_eur, unit, rule FROM expense_limits WHERE category = ?", (category,)
+        ).fetchone()
+    return dict(row)

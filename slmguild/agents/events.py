@@ -1,0 +1,26 @@
+"""What an expert reports while it works on a turn, besides the answer's tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slmguild.tools import Observation
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The expert's model asked for a tool (`attempt` counts retries of this step from 0)."""
+
+    expert: str
+    tool: str
+    arguments: dict[str, Any]
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What came of a `ToolCall`: ran (ok/error), or was invalid, unknown or refused."""
+
+    expert: str
+    observation: Observation

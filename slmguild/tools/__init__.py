@@ -1,0 +1,11 @@
+"""Tools for experts: defined from type hints and docstrings, called under a JSON schema,
+run by an executor that enforces each expert's allowlist, validates arguments, bounds
+time and turns every failure into an observation the model can read.
+"""
+
+from slmguild.tools.definition import tool
+from slmguild.tools.executor import Observation, ToolExecutor
+from slmguild.tools.registry import ToolRegistry
+from slmguild.tools.steps import AnswerStep, StepParser, ToolStep
+
+__all__ = ["AnswerStep", "Observation", "StepParser", "ToolExecutor", "ToolRegistry", "ToolStep", "tool"]

@@ -1,0 +1,127 @@
+"""The agent's next step as one JSON object, decoded under a schema small models can meet.
+
+The schema is a union: `{"action": "answer"}`, or `{"action": "<tool>", "arguments": {...}}`
+with one branch per tool the expert may use, each with that tool's argument schema.
+Under constrained decoding (llama.cpp grammar, Ollama `format`) the model cannot name
+a tool it does not have, nor leave out a required argument. The answer itself is
+generated afterwards as free text, so that it streams.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.tools import BaseTool
+
+from slmguild.tools.definition import examples_of
+
+ANSWER = "answer"
+
+
+@dataclass(frozen=True)
+class AnswerStep:
+    """The model will answer now, without (another) tool."""
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """The model asks for `tool` with `arguments` (not validated yet: the executor does it)."""
+
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+class StepError(ValueError):
+    """A step that is not one of the schema's shapes; its message is fed back to the model."""
+
+
+class StepParser:
+    """The JSON schema of an expert's next step, its description for the prompt, its parser."""
+
+    def __init__(self, tools: list[BaseTool]) -> None:
+        self.tools = {item.name: item for item in tools}
+
+    def json_schema(self) -> dict[str, Any]:
+        definitions: dict[str, Any] = {}
+        branches: list[dict[str, Any]] = [
+            {
+                "type": "object",
+                "properties": {"action": {"const": ANSWER}},
+                "required": ["action"],
+                "additionalProperties": False,
+            }
+        ]
+        for name, item in self.tools.items():
+            arguments = dict(_argument_schema(item))
+            # Nested schemas keep their $refs valid only with their $defs at the top.
+            definitions.update(arguments.pop("$defs", {}))
+            branches.append(
+                {
+                    "type": "object",
+                    "properties": {"action": {"const": name}, "arguments": arguments},
+                    "required": ["action", "arguments"],
+                    "additionalProperties": False,
+                }
+            )
+        schema: dict[str, Any] = {"title": "next_step", "anyOf": branches}
+        if definitions:
+            schema["$defs"] = definitions
+        return schema
+
+    def describe(self) -> str:
+        """The tools and the reply format, for the system prompt."""
+        lines = ["You can call these tools:"]
+        for name, item in self.tools.items():
+            properties = _argument_schema(item).get("properties", {})
+            signature = ", ".join(f"{arg}: {spec.get('type', 'value')}" for arg, spec in properties.items())
+            details = "; ".join(
+                f"{arg}: {spec['description']}" for arg, spec in properties.items() if spec.get("description")
+            )
+            summary = (item.description or "").strip().splitlines()[0] if item.description else ""
+            lines.append(f"- {name}({signature}): {summary}" + (f" ({details})" if details else ""))
+        lines.append(
+            'Reply with JSON only: {"action": "answer"} if you can answer without a tool, or '
+            '{"action": "<tool name>", "arguments": {...}} to call a tool.'
+        )
+        return "\n".join(lines)
+
+    def examples(self, answer_examples: Sequence[str] = ()) -> list[BaseMessage]:
+        """Demonstrations as earlier turns: each tool's example calls, then plain questions
+        answered with `{"action": "answer"}`, interleaved so no single action comes last."""
+        shots = [
+            (request, json.dumps({"action": name, "arguments": arguments}))
+            for name, item in self.tools.items()
+            for request, arguments in examples_of(item)
+        ]
+        shots += [(request, json.dumps({"action": ANSWER})) for request in answer_examples]
+        shots.sort(key=lambda shot: zlib.crc32(shot[0].encode()))  # a fixed, mixed order
+        return [message for request, reply in shots for message in (HumanMessage(request), AIMessage(reply))]
+
+    def parse(self, data: str | dict[str, Any]) -> AnswerStep | ToolStep:
+        """The step that `data` (JSON text or an already parsed object) asks for."""
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise StepError(f"the reply is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("action"), str):
+            raise StepError('the reply must be a JSON object with an "action" string')
+        action = data["action"]
+        if action == ANSWER:
+            return AnswerStep()
+        arguments = data.get("arguments", {})
+        if not isinstance(arguments, dict):
+            raise StepError('"arguments" must be a JSON object')
+        return ToolStep(tool=action, arguments=arguments)
+
+
+def _argument_schema(item: BaseTool) -> dict[str, Any]:
+    schema = item.tool_call_schema
+    data = schema if isinstance(schema, dict) else schema.model_json_schema()
+    # The tool's name and docstring are in the prompt already; keep the grammar small.
+    return {key: value for key, value in data.items() if key not in ("title", "description")}
