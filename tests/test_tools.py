@@ -234,12 +234,31 @@ def test_a_tool_off_the_allowlist_is_refused_and_never_runs():
 
 
 def test_retries_are_bounded_and_end_with_an_honest_answer():
-    bad = call("ticket_status", ticket_id="nope")
+    bad = call("ticket_status", ticket_id="1042")  # the user's value, in the wrong shape
     expert, model = make_expert([bad, bad, bad], [ticket_status], max_retries=2)
     with model:
-        events, answer = run(expert)
+        events, answer = run(expert, "Where is my ticket 1042?")
     assert [o.status for o in results(events)] == ["invalid"] * 3
     assert answer.startswith("Sorry, I could not complete this request: after 3 attempts")
+
+
+def test_made_up_ids_are_not_called_and_the_model_is_told():
+    # IT-1234 is the tool's own example, not anything the user said
+    expert, model = make_expert([call("ticket_status", ticket_id="IT-1234"), ANSWER, "Use the portal."],
+                                [ticket_status])
+    with model:
+        events, answer = run(expert, "How do I reset my VPN password?")
+    assert results(events) == [] and executed == []
+    assert "do not appear in the conversation: ticket_id='IT-1234'" in model.requests[1]["messages"][-1].text
+    assert answer == "Use the portal."
+
+
+def test_values_returned_by_a_tool_count_as_said():
+    expert, model = make_expert([call("create_ticket", summary="VPN is down"), call("ticket_status", ticket_id="IT-2001"),
+                                 ANSWER, "Opened IT-2001."], [create_ticket, ticket_status])
+    with model:
+        events, _ = run(expert, "Open a ticket: the VPN is down, then check it.")
+    assert [o.status for o in results(events)] == ["ok", "ok"]  # IT-2001 came from create_ticket
 
 
 def test_native_tool_calls_use_tool_messages():

@@ -29,8 +29,10 @@ from slmguild.agents.events import ToolCall, ToolResult
 from slmguild.config import ModelSpec
 from slmguild.serving import backend_errors
 from slmguild.tools import AnswerStep, Observation, StepParser, ToolExecutor
+from slmguild.tools.grounding import ungrounded_arguments
 from slmguild.tools.steps import StepError
 
+UNGROUNDED = "these values do not appear in the conversation: "
 ExpertEvent = AIMessageChunk | ToolCall | ToolResult
 Call = tuple[str | None, str, dict[str, Any]]  # (native call id, tool name, arguments)
 
@@ -43,6 +45,11 @@ class _Turn:
     history: Sequence[BaseMessage]
     observations: list[Observation] = field(default_factory=list)
     canned_answer: str | None = None  # set when the turn must end without generation
+
+    def context(self) -> str:
+        """What the user and the tools said: where a call's ids, numbers and dates must come from."""
+        said = [m.text for m in self.history if m.type == "human"] + [self.question]
+        return "\n".join(said + [obs.content for obs in self.observations if obs.status == "ok"])
 
 
 @dataclass
@@ -112,14 +119,37 @@ class Expert:
             HumanMessage(question),
         ]
 
-    async def choose_step(self, messages: list[BaseMessage]) -> tuple[list[Call], AIMessage, str]:
+    async def choose_step(
+        self, messages: list[BaseMessage], context: str | None = None
+    ) -> tuple[list[Call], AIMessage, str]:
         """One decision of the model: (tool calls, its reply, a problem to feed back).
 
-        No calls and no problem means the model will answer now.
+        No calls and no problem means the model will answer now. With `context` (what
+        the user and the tools said), a call whose ids, numbers or dates do not occur
+        in it is not made: the problem says which values were made up.
         """
         if self.tool_calling == "constrained":
-            return await self._choose_constrained(messages)
-        return await self._choose_native(messages)
+            calls, reply, problem = await self._choose_constrained(messages)
+        else:
+            calls, reply, problem = await self._choose_native(messages)
+        if context is not None:
+            tools = {item.name: item for item in self.tools}
+            made_up = [
+                value
+                for _id, name, arguments in calls
+                if name in tools
+                for value in ungrounded_arguments(tools[name], arguments, context)
+            ]
+            if made_up:
+                return [], reply, UNGROUNDED + ", ".join(made_up)
+        return calls, reply, problem
+
+    async def tool_phase(
+        self, question: str, history: Sequence[BaseMessage] = ()
+    ) -> AsyncIterator[ToolCall | ToolResult]:
+        """A turn's tool calls and their results, without the answer (for evaluation)."""
+        async for event in self._use_tools(_Turn(question, history)):
+            yield event
 
     async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult, None]:
         assert self.executor is not None, "an expert with tools needs an executor"
@@ -127,7 +157,7 @@ class Expert:
         for _ in range(self.max_steps):
             for attempt in range(self.max_retries + 1):
                 with backend_errors(self.spec):
-                    calls, reply, problem = await self.choose_step(messages)
+                    calls, reply, problem = await self.choose_step(messages, turn.context())
                 if not calls and not problem:
                     if self.tool_calling == "native" and reply.text.strip():
                         turn.canned_answer = reply.text  # a native answer is the answer
@@ -147,6 +177,8 @@ class Expert:
                 if not problem:
                     break  # this step is done: the model may call another tool or answer
             else:
+                if problem.startswith(UNGROUNDED):
+                    return  # the model wanted data nobody gave: answer without the tool
                 turn.canned_answer = (
                     f"Sorry, I could not complete this request: after {self.max_retries + 1} "
                     f"attempts the tool call was still invalid ({problem})."
