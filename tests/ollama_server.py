@@ -125,11 +125,12 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
                 return
             body = json.loads(raw or b"{}")
             server.requests.append(("POST", self.path, body))
-            route = {"/api/chat": self._chat, "/api/embed": self._embed, "/api/create": self._create}
+            route = {"/api/chat": self._chat, "/api/embed": self._embed, "/api/create": self._create,
+                     "/api/pull": self._pull}
             handler = route.get(self.path)
             if handler is None:
                 self._send_json(404, {"error": f"unknown route {self.path}"})
-            elif body.get("model") not in server.models and self.path != "/api/create":
+            elif body.get("model") not in server.models and self.path not in ("/api/create", "/api/pull"):
                 self._send_json(404, {"error": f"model '{body.get('model')}' not found"})
             else:
                 handler(body)
@@ -170,6 +171,17 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
         def _embed(self, body: dict[str, Any]) -> None:
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             self._send_json(200, {"model": body["model"], "embeddings": server.engine.embed(texts)})
+
+        def _pull(self, body: dict[str, Any]) -> None:
+            size = 101_000_000
+            server.models[body["model"]] = {"from": None}
+            self._send_ndjson([
+                {"status": "pulling manifest"},
+                {"status": "pulling 4f1ab3c2", "digest": "sha256:4f1ab3c2", "total": size, "completed": size // 2},
+                {"status": "pulling 4f1ab3c2", "digest": "sha256:4f1ab3c2", "total": size, "completed": size},
+                {"status": "verifying sha256 digest"},
+                {"status": "success"},
+            ])
 
         def _create(self, body: dict[str, Any]) -> None:
             missing = [d for d in (body.get("adapters") or {}).values() if d not in server.blobs]

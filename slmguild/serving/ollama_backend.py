@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ def client(spec: ModelSpec) -> Any:
 def list_models(spec: ModelSpec) -> list[str]:
     """Names of the models the Ollama server has."""
     return [model.model for model in client(spec).list().models]
+
+
+def pull_model(spec: ModelSpec, name: str) -> Iterator[tuple[str, int, int]]:
+    """Have the Ollama server pull `name` (a catalog name or a tag): (status, done, total) as it goes."""
+    for progress in client(spec).pull(ollama_tag(name), stream=True):
+        yield progress.status or "", progress.completed or 0, progress.total or 0
 
 
 def create_model(spec: ModelSpec, name: str, modelfile: Path) -> None:
