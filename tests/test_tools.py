@@ -332,3 +332,6 @@ def test_registry_refuses_two_tools_with_one_name():
     clone = StructuredTool.from_function(lambda ticket_id: "x", name="ticket_status", description="Other.")
     with pytest.raises(slmguild.ConfigError, match="two different tools"):
         registry.add(clone)
+    reserved = StructuredTool.from_function(lambda text: text, name="answer", description="Echo.")
+    with pytest.raises(slmguild.ConfigError, match="cannot be called 'answer'"):
+        registry.add(reserved)

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from slmguild.config import ModelSpec
 from slmguild.serving import backend_errors, list_models, ollama_backend
-from slmguild.serving.ollama_backend import pull_model
 from slmguild.serving.catalog import CATALOG, gguf_path, installed, pull
 
 app = typer.Typer(help="Models: list what is installed, pull from the catalog, show paths.", no_args_is_help=True)
@@ -58,7 +57,7 @@ def pull_(
     spec = ModelSpec(backend="ollama", url=url)
     with backend_errors(spec), Progress(console=console, transient=True) as progress:
         task = progress.add_task(name, total=None)
-        for status, done, total in pull_model(spec, name):
+        for status, done, total in ollama_backend.pull_model(spec, name):
             progress.update(task, description=status, completed=done, total=total or None)
     console.print(f"{name}: pulled into the Ollama server at {ollama_backend.server_url(spec)}")
 

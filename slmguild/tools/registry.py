@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool
 
 from slmguild.errors import ConfigError
 from slmguild.tools.definition import tool
+from slmguild.tools.steps import ANSWER
 
 
 class ToolRegistry:
@@ -35,6 +36,9 @@ class ToolRegistry:
         return registry
 
     def add(self, item: BaseTool) -> None:
+        """Register a tool under its name; a second, different tool of that name is an error."""
+        if item.name == ANSWER:
+            raise ConfigError(f"a tool cannot be called '{ANSWER}': that action means 'reply now'")
         existing = self._tools.get(item.name)
         if existing is not None and existing is not item:
             raise ConfigError(f"two different tools are called '{item.name}'")

@@ -47,6 +47,7 @@ class StepParser:
         self.tools = {item.name: item for item in tools}
 
     def json_schema(self) -> dict[str, Any]:
+        """The union schema of the next step, for `with_structured_output(method="json_schema")`."""
         definitions: dict[str, Any] = {}
         branches: list[dict[str, Any]] = [
             {
