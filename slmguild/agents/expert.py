@@ -67,6 +67,10 @@ class Expert:
     max_steps: int = 4
     max_retries: int = 2
     answer_examples: list[str] = field(default_factory=list)  # requests that need no tool
+    parser: StepParser = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.parser = StepParser(self.tools)  # the step schema and prompt, built once
 
     def messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
         """The conversation the model answers: system prompt, earlier turns, the question."""
@@ -111,10 +115,9 @@ class Expert:
     def step_messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
         """The conversation the model chooses its next step from: the tools in the system
         prompt, then demonstrations (tool examples, and questions that need no tool)."""
-        parser = StepParser(self.tools)
         return [
-            SystemMessage(f"{self.system_prompt}\n\n{parser.describe()}"),
-            *parser.examples(self.answer_examples),
+            SystemMessage(f"{self.system_prompt}\n\n{self.parser.describe()}"),
+            *self.parser.examples(self.answer_examples),
             *history,
             HumanMessage(question),
         ]
@@ -133,7 +136,7 @@ class Expert:
         else:
             calls, reply, problem = await self._choose_native(messages)
         if context is not None:
-            tools = {item.name: item for item in self.tools}
+            tools = self.parser.tools
             made_up = [
                 value
                 for _id, name, arguments in calls
@@ -192,14 +195,13 @@ class Expert:
         return HumanMessage(observation.for_model())
 
     async def _choose_constrained(self, messages: list[BaseMessage]) -> tuple[list[Call], AIMessage, str]:
-        parser = StepParser(self.tools)
         decide = self.model.with_structured_output(
-            parser.json_schema(), method="json_schema", include_raw=True
+            self.parser.json_schema(), method="json_schema", include_raw=True
         )
         result: dict[str, Any] = await decide.ainvoke(messages)
         raw: AIMessage = result["raw"]
         try:
-            step = parser.parse(result["parsed"] if result["parsed"] is not None else raw.text)
+            step = self.parser.parse(result["parsed"] if result["parsed"] is not None else raw.text)
         except StepError as exc:
             return [], raw, str(exc)
         if isinstance(step, AnswerStep):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict
-from typing import Any
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from langchain_core.messages import BaseMessage
 
@@ -42,28 +42,32 @@ class Guild:
     def _build_expert(self, name: str, expert: ExpertConfig | FallbackConfig) -> Expert:
         spec = self.config.model_for(name)
         tools = [self.tools.resolve(ref) for ref in getattr(expert, "tools", [])]
-        built = Expert(
+        tool_settings: dict[str, Any] = {}
+        if isinstance(expert, ExpertConfig) and tools:
+            # Small models on the embedded engine rarely emit native calls; a schema they can meet.
+            auto = "constrained" if spec.backend == "embedded" else "native"
+            tool_settings = {
+                "executor": ToolExecutor(
+                    {item.name: item for item in tools},
+                    allowed=[item.name for item in tools],
+                    timeout_s=expert.tool_timeout_s,
+                    known=self.tools.names,
+                ),
+                "tool_calling": auto if expert.tool_calling == "auto" else expert.tool_calling,
+                "max_steps": expert.max_steps,
+                "max_retries": expert.max_retries,
+                # One routing exemplar per sub-topic shows the model questions it answers itself.
+                "answer_examples": [group[0] for group in expert.exemplar_groups().values() if group],
+            }
+        return Expert(
             name=name,
             description=expert.description,
             system_prompt=expert.system_prompt,
             model=chat_model(spec, self.config.engine),
             spec=spec,
             tools=tools,
+            **tool_settings,
         )
-        if isinstance(expert, ExpertConfig) and tools:
-            built.executor = ToolExecutor(
-                {item.name: item for item in tools},
-                allowed=[item.name for item in tools],
-                timeout_s=expert.tool_timeout_s,
-                known=self.tools.names,
-            )
-            # Small models on the embedded engine rarely emit native calls; a schema they can meet.
-            auto = "constrained" if spec.backend == "embedded" else "native"
-            built.tool_calling = auto if expert.tool_calling == "auto" else expert.tool_calling
-            built.max_steps, built.max_retries = expert.max_steps, expert.max_retries
-            # One routing exemplar per sub-topic shows the model questions it answers itself.
-            built.answer_examples = [group[0] for group in expert.exemplar_groups().values() if group]
-        return built
 
     @property
     def name(self) -> str:

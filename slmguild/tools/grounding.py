@@ -14,13 +14,14 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from slmguild.tools.steps import argument_schema
+
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def ungrounded_arguments(item: BaseTool, arguments: dict[str, Any], context: str) -> list[str]:
     """The `name=value` of each checkable argument whose value does not occur in `context`."""
-    schema = item.tool_call_schema
-    properties = (schema if isinstance(schema, dict) else schema.model_json_schema()).get("properties", {})
+    properties = argument_schema(item).get("properties", {})
     text = context.lower()
     numbers = {float(n) for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", context))}
     missing = []

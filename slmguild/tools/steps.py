@@ -58,7 +58,7 @@ class StepParser:
             }
         ]
         for name, item in self.tools.items():
-            arguments = dict(_argument_schema(item))
+            arguments = dict(argument_schema(item))
             # Nested schemas keep their $refs valid only with their $defs at the top.
             definitions.update(arguments.pop("$defs", {}))
             branches.append(
@@ -78,7 +78,7 @@ class StepParser:
         """The tools and the reply format, for the system prompt."""
         lines = ["You can call these tools:"]
         for name, item in self.tools.items():
-            properties = _argument_schema(item).get("properties", {})
+            properties = argument_schema(item).get("properties", {})
             signature = ", ".join(f"{arg}: {spec.get('type', 'value')}" for arg, spec in properties.items())
             details = "; ".join(
                 f"{arg}: {spec['description']}" for arg, spec in properties.items() if spec.get("description")
@@ -121,7 +121,8 @@ class StepParser:
         return ToolStep(tool=action, arguments=arguments)
 
 
-def _argument_schema(item: BaseTool) -> dict[str, Any]:
+def argument_schema(item: BaseTool) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments (its `tool_call_schema`, pydantic or dict)."""
     schema = item.tool_call_schema
     data = schema if isinstance(schema, dict) else schema.model_json_schema()
     # The tool's name and docstring are in the prompt already; keep the grammar small.
