@@ -22,5 +22,7 @@ def home() -> Path:
 
 
 def models_dir() -> Path:
-    """Where `slmguild models pull` unpacks model files."""
-    return home() / "models"
+    """Where `slmguild models pull` unpacks model files: `$SLMGUILD_MODELS` when set
+    (one copy of the weights shared by several data directories), else `models/` in `home()`."""
+    configured = os.environ.get("SLMGUILD_MODELS")
+    return Path(configured).expanduser() if configured else home() / "models"

@@ -29,15 +29,16 @@ def test_catalog_names_map_to_ollama_tags():
 @pytest.mark.integration
 def test_pull_installs_the_gguf_from_the_wheel(tmp_path, monkeypatch, smollm2):
     monkeypatch.setenv("SLMGUILD_HOME", str(tmp_path))
+    monkeypatch.delenv("SLMGUILD_MODELS")
     with pytest.raises(ModelUnavailable, match="slmguild models pull smollm2-135m-instruct"):
         catalog.gguf_path("smollm2-135m-instruct")
-    path = catalog.pull("smollm2-135m-instruct", quiet=True)
+    [path] = catalog.pull("smollm2-135m-instruct", quiet=True)
     assert path == tmp_path / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.read_bytes()[:4] == b"GGUF"
     assert path.stat().st_size == smollm2.stat().st_size
     assert catalog.gguf_path("smollm2-135m-instruct") == path
     assert list((tmp_path / "models").iterdir()) == [path]  # no partial files left behind
-    assert catalog.installed() == {"smollm2-135m-instruct": path}
+    assert catalog.installed()["smollm2-135m-instruct"] == path
 
 
 def test_a_missing_extra_names_the_pip_command():

