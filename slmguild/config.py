@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
@@ -27,6 +28,7 @@ from slmguild.errors import ConfigError
 
 Backend = Literal["embedded", "ollama", "openai"]
 DEFAULT_MODEL = "smollm2-135m-instruct"
+DEFAULT_EMBEDDER = "all-minilm-l6-v2-int8"
 ExpertName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 
 
@@ -109,12 +111,77 @@ def _model_shorthand(value: Any) -> Any:
 class KnowledgeConfig(_Strict):
     """The documents an expert answers from (ingested by `slmguild ingest`)."""
 
-    sources: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Files or folders (relative to this file) of Markdown, text, HTML or PDF",
+    )
+    top_k: int | None = Field(None, ge=1, le=50, description="Chunks put in the prompt")
 
     @field_validator("sources")
     @classmethod
     def _relative_to_guild(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return [_resolve_path(source, info) or source for source in value]
+
+
+class EmbedderSpec(_Strict):
+    """The model that embeds chunks and queries.
+
+    `onnx`: a catalog ONNX encoder run in this process (default, offline);
+    `embedded`: a GGUF on the embedded llama.cpp engine; `ollama` / `openai`: a
+    server's embedding model; `sentence-transformers`: a local model directory or
+    name (the `[sentence-transformers]` extra).
+    """
+
+    backend: Literal["onnx", "embedded", "ollama", "openai", "sentence-transformers"] = "onnx"
+    name: str = DEFAULT_EMBEDDER
+    url: str | None = None
+    api_key_env: str | None = None
+    query_prefix: str = Field("", description='Put before every query (e5 models: "query: ")')
+    document_prefix: str = Field("", description='Put before every chunk (e5: "passage: ")')
+
+
+class RerankerSpec(_Strict):
+    """What reorders the retrieved candidates: nothing (default), a sentence-transformers
+    cross-encoder (`name:` a model directory or name), or a llama-server started with
+    a reranker GGUF and `--reranking` (`url:`)."""
+
+    backend: Literal["none", "cross-encoder", "llama-server"] = "none"
+    name: str | None = None
+    url: str | None = None
+
+
+class StoreConfig(_Strict):
+    """Where the knowledge lives: Qdrant in local mode under the data directory
+    (default), a local folder (`path:`), or a Qdrant server or cluster (`url:`)."""
+
+    path: str | None = None
+    url: str | None = None
+    api_key_env: str | None = Field(None, description="Environment variable with the API key")
+
+    _relative = field_validator("path")(_resolve_path)
+
+
+class KnowledgeSettings(_Strict):
+    """How every expert's documents are chunked, embedded, stored and searched."""
+
+    roots: list[str] = Field(
+        default_factory=list,
+        description="Folders (relative to this file) that sources must lie in; "
+        "default: the guild file's folder",
+    )
+    chunk_size: int = Field(256, ge=32, le=8192, description="Tokens per chunk, at most")
+    chunk_overlap: int = Field(32, ge=0, le=2048)
+    top_k: int = Field(3, ge=1, le=50, description="Chunks put in the prompt")
+    candidates: int = Field(20, ge=1, le=500, description="Candidates each search fetches")
+    search: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    embedder: EmbedderSpec = Field(default_factory=EmbedderSpec)
+    reranker: RerankerSpec = Field(default_factory=RerankerSpec)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @field_validator("roots")
+    @classmethod
+    def _roots_relative_to_guild(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [_resolve_path(root, info) or root for root in value]
 
 
 class ExpertConfig(_Strict):
@@ -201,6 +268,7 @@ class GuildConfig(_Strict):
     escalation: ModelSpec | None = Field(
         None, description="The larger model that takes what no small model should answer"
     )
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
 
     _shorthand = field_validator("defaults", "escalation", mode="before")(_model_shorthand)
@@ -217,6 +285,27 @@ class GuildConfig(_Strict):
         value.backend = value.backend or "embedded"
         value.name = value.name or DEFAULT_MODEL
         return value
+
+    @model_validator(mode="after")
+    def _default_root_is_the_guild_folder(self, info: ValidationInfo) -> GuildConfig:
+        base_dir = (info.context or {}).get("base_dir")
+        if not self.knowledge.roots:
+            self.knowledge.roots = [str(base_dir or Path.cwd())]
+        return self
+
+    def sources_outside_roots(self) -> list[tuple[str, int, str]]:
+        """(expert, index, source) of every knowledge source outside `knowledge.roots`.
+
+        A guild file shared with others must not make `ingest` read, say, ~/.ssh:
+        symlinks are followed before the check.
+        """
+        roots = [Path(root).resolve() for root in self.knowledge.roots]
+        return [
+            (name, index, source)
+            for name, expert in self.experts.items()
+            for index, source in enumerate(expert.knowledge.sources)
+            if not any(Path(source).resolve().is_relative_to(root) for root in roots)
+        ]
 
     def model_for(self, expert: str) -> ModelSpec:
         """The complete model spec of an expert (or `fallback`), defaults filled in."""
@@ -245,9 +334,19 @@ def load_config(path: str | Path) -> GuildConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a guild file is a mapping with at least `name` and `experts`")
     try:
-        return GuildConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
+        config = GuildConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(_describe(path, data, exc)) from None
+    if outside := config.sources_outside_roots():
+        raise ConfigError(
+            "\n".join(
+                f"{path}:{_line_of(data, ['experts', name, 'knowledge', 'sources', index])}: "
+                f"experts.{name}.knowledge.sources.{index}: {source} is outside the knowledge "
+                "roots; move it under them or add its folder to knowledge.roots"
+                for name, index, source in outside
+            )
+        )
+    return config
 
 
 def _describe(path: Path, data: Any, exc: ValidationError) -> str:

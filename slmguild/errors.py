@@ -25,6 +25,11 @@ class BackendUnavailable(SlmguildError):
     """A model server (Ollama, an OpenAI-compatible server) that cannot be reached."""
 
 
+class KnowledgeError(SlmguildError):
+    """A knowledge store that cannot be used as configured (locked, built by another
+    embedder, not ingested yet)."""
+
+
 class UnknownExpert(SlmguildError):
     """A request for an expert the guild does not have."""
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from slmguild.config import load_config
 from slmguild.errors import ModelUnavailable
+from slmguild.knowledge import KnowledgeBase
+from slmguild.paths import models_dir
 from slmguild.serving.catalog import gguf_path
 from slmguild.serving.engine import EmbeddedEngine
 
@@ -19,11 +22,23 @@ def example_guild() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _example_tools_write_to_a_scratch_database(tmp_path_factory):
-    """The example guild's tools write tickets: never into the user's own data directory."""
+def _scratch_data_directory(tmp_path_factory):
+    """Tests write tickets, knowledge stores and sessions: never into the user's own data
+    directory. The models the README's test command pulled are shared, not copied."""
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SLMGUILD_MODELS", str(models_dir()))
+        patch.setenv("SLMGUILD_HOME", str(tmp_path_factory.mktemp("home")))
         patch.setenv("ACME_DB", str(tmp_path_factory.mktemp("acme") / "acme.sqlite"))
         yield
+
+
+@pytest.fixture(scope="session")
+def ingested_example(example_guild: Path) -> Path:
+    """The example guild with every expert's documents ingested (real embedder, local Qdrant)."""
+    base = KnowledgeBase(load_config(example_guild))
+    reports = base.ingest()
+    assert all(report.chunks and not report.skipped for report in reports)
+    return example_guild
 
 
 @pytest.fixture(scope="session")

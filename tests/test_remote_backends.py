@@ -158,3 +158,30 @@ def test_ollama_backend_unreachable_url_is_named():
     with pytest.raises(BackendUnavailable, match=f"cannot reach the ollama server at {url}"):
         with backend_errors(spec):
             chat_model(spec).invoke("hi")
+
+
+# -- knowledge embedded by a server -----------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["ollama", "openai"])
+def test_knowledge_is_embedded_by_a_server_with_the_same_code(backend, request, tmp_path):
+    from slmguild.config import EmbedderSpec, GuildConfig, StoreConfig
+    from slmguild.knowledge import KnowledgeBase
+
+    url = request.getfixturevalue("ollama_server").url if backend == "ollama" else request.getfixturevalue("engine").url
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "wifi.md").write_text("# Wi-Fi\n\nVisitors use ACME-Guest with a voucher.\n")
+    (tmp_path / "docs" / "vpn.md").write_text("# VPN\n\nReset the SecureLink password in the portal.\n")
+    config = GuildConfig.model_validate(
+        {"name": f"remote-{backend}", "experts": {"it": {
+            "description": "IT", "system_prompt": "IT desk.",
+            "knowledge": {"sources": [str(tmp_path / "docs")]}}},
+         "knowledge": {"roots": [str(tmp_path)]}}
+    )
+    config.knowledge.embedder = EmbedderSpec(backend=backend, name="smollm2-135m-instruct", url=url)
+    config.knowledge.store = StoreConfig(path=str(tmp_path / "store"))
+    base = KnowledgeBase(config)
+    (report,) = base.ingest()
+    assert report.added == ["docs/vpn.md", "docs/wifi.md"] and base.dimension == 576
+    hits = base.search("it", "SecureLink password reset", top_k=1)
+    assert hits[0].chunk.source == "docs/vpn.md"
