@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,14 @@ def slmguild_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
     )
 
 
+def copy_of_the_data_directory(tmp_path) -> dict[str, str]:
+    """A child process's own copy of the test session's data directory: Qdrant's local
+    mode lets one process open a store, and this one may hold it."""
+    copy = tmp_path / "home"
+    shutil.copytree(os.environ["SLMGUILD_HOME"], copy)
+    return {"SLMGUILD_HOME": str(copy)}
+
+
 def test_version_and_help():
     assert runner.invoke(app, ["--version"]).stdout.strip() == f"slmguild {slmguild.__version__}"
     for command in (["--help"], ["ask", "--help"], ["models", "--help"], ["config", "check", "--help"]):
@@ -44,9 +53,9 @@ def test_version_and_help():
 
 
 @pytest.mark.integration
-def test_ask_streams_an_answer_from_the_chosen_expert(example_guild):
-    result = slmguild_cli("ask", "--guild", str(example_guild), "--expert", "it", "--trace",
-                          "How do I reset my VPN password?")
+def test_ask_streams_an_answer_from_the_chosen_expert(ingested_example, tmp_path):
+    result = slmguild_cli("ask", "--guild", str(ingested_example), "--expert", "it", "--trace",
+                          "How do I reset my VPN password?", env=copy_of_the_data_directory(tmp_path))
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.split()) >= 5
     assert "[it]" in result.stderr
@@ -85,7 +94,7 @@ def _assert_short_error(result: subprocess.CompletedProcess, *fragments: str) ->
 
 def test_missing_model_prints_the_install_command(write_guild, tmp_path):
     result = slmguild_cli(
-        "ask", "--guild", str(write_guild(MINIMAL)), "hi", env={"SLMGUILD_HOME": str(tmp_path / "empty")}
+        "ask", "--guild", str(write_guild(MINIMAL)), "hi", env={"SLMGUILD_MODELS": str(tmp_path / "empty")}
     )
     _assert_short_error(result, "is not installed", "slmguild models pull smollm2-135m-instruct")
 

@@ -41,12 +41,12 @@ def ticket_count(db: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def acme(example_guild):
-    return slmguild.load_guild(example_guild)
+def acme(ingested_example):
+    return slmguild.load_guild(ingested_example)
 
 
-def test_scripted_model_obeying_an_injection_cannot_run_another_experts_tool(example_guild, acme_db):
-    guild = slmguild.load_guild(example_guild)
+def test_scripted_model_obeying_an_injection_cannot_run_another_experts_tool(ingested_example, acme_db):
+    guild = slmguild.load_guild(ingested_example)
     hr = guild.expert("hr")
     before = ticket_count(acme_db)
     hr.model = ScriptedModel(replies=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from slmguild.knowledge import Hit
 from slmguild.tools import Observation
 
 
@@ -24,3 +25,12 @@ class ToolResult:
 
     expert: str
     observation: Observation
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The chunks the expert's search found for the question, best first."""
+
+    expert: str
+    query: str
+    hits: tuple[Hit, ...]

@@ -1,5 +1,7 @@
 """The Expert: one member of the guild and the loop that produces its answer.
 
+An expert with knowledge first searches its documents; the chunks found go into the
+question, under ids the answer cites (and that are cited for it when it forgets).
 A turn with tools has two phases. First the model chooses its next step — answer, or
 call one of its tools — as one small JSON object decoded under a schema (or through
 the backend's native tool calling); the executor runs each call and the observation
@@ -25,15 +27,21 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from slmguild.agents.events import ToolCall, ToolResult
+from slmguild.agents.events import Retrieved, ToolCall, ToolResult
 from slmguild.config import ModelSpec
+from slmguild.knowledge import Hit, Retriever
+from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.serving import backend_errors
 from slmguild.tools import AnswerStep, Observation, StepParser, ToolExecutor
 from slmguild.tools.grounding import ungrounded_arguments
 from slmguild.tools.steps import StepError
 
 UNGROUNDED = "these values do not appear in the conversation: "
-ExpertEvent = AIMessageChunk | ToolCall | ToolResult
+ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult
+CITE = (
+    "Answer from these excerpts of the documents. After each fact, cite its document's id "
+    "in square brackets, like [{example}]. If the excerpts do not answer the question, say so."
+)
 Call = tuple[str | None, str, dict[str, Any]]  # (native call id, tool name, arguments)
 
 
@@ -44,6 +52,7 @@ class _Turn:
     question: str
     history: Sequence[BaseMessage]
     observations: list[Observation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
     canned_answer: str | None = None  # set when the turn must end without generation
 
     def context(self) -> str:
@@ -67,6 +76,7 @@ class Expert:
     max_steps: int = 4
     max_retries: int = 2
     answer_examples: list[str] = field(default_factory=list)  # requests that need no tool
+    knowledge: Retriever | None = None
     parser: StepParser = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,35 +87,57 @@ class Expert:
         return [SystemMessage(self.system_prompt), *history, HumanMessage(question)]
 
     def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
-        """Tool calls and results, then the answer as it is generated."""
+        """What the search found, tool calls and results, then the answer as it is generated."""
         turn = _Turn(question, history)
+        if self.knowledge is not None:
+            turn.hits = self.knowledge.search(question)
+            yield Retrieved(self.name, question, tuple(turn.hits))
         if self.tools:
             yield from _drive(self._use_tools(turn))
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
+        answer = []
         with backend_errors(self.spec):
-            yield from self.model.stream(self._answer_messages(turn))
+            for chunk in self.model.stream(self._answer_messages(turn)):
+                answer.append(chunk.text)
+                yield chunk
+        if citation := missing_citation("".join(answer), turn.hits):
+            yield AIMessageChunk(content=citation)
 
     async def astream(
         self, question: str, history: Sequence[BaseMessage] = ()
     ) -> AsyncIterator[ExpertEvent]:
         """`stream`, for asyncio callers."""
         turn = _Turn(question, history)
+        if self.knowledge is not None:
+            turn.hits = await self.knowledge.asearch(question)
+            yield Retrieved(self.name, question, tuple(turn.hits))
         if self.tools:
             async for event in self._use_tools(turn):
                 yield event
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
+        answer = []
         with backend_errors(self.spec):
             async for chunk in self.model.astream(self._answer_messages(turn)):
+                answer.append(chunk.text)
                 yield chunk
+        if citation := missing_citation("".join(answer), turn.hits):
+            yield AIMessageChunk(content=citation)
 
     def _answer_messages(self, turn: _Turn) -> list[BaseMessage]:
-        """The question, with what the tools found: small models use facts best right there."""
+        """The question, with what the search and the tools found: small models use
+        facts best right there."""
         results = [obs.for_model() for obs in turn.observations if not obs.retryable]
         question = turn.question
+        if turn.hits:
+            example = source_id(turn.hits[0])
+            question = (
+                f"{context_block(turn.hits)}\n\n{CITE.format(example=example)}\n\n"
+                f"{question}"
+            )
         if results:
             question += "\n\nWhat your tools returned:\n" + "\n".join(f"- {r}" for r in results)
         return self.messages(question, turn.history)

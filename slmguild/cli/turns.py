@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
-from slmguild.orchestrator import Done, Guild, Reply, Routed, Token, ToolCall, ToolResult, load_guild
+from slmguild.orchestrator import (
+    Done, Guild, Reply, Retrieved, Routed, Token, ToolCall, ToolResult, load_guild,
+)
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -95,6 +97,9 @@ def _stream_turn(guild: Guild, message: str, expert: str | None, history: list[B
     for event in guild.stream(message, expert=expert, history=history):
         if isinstance(event, Routed):
             stderr.print(f"[dim]\\[{event.expert}][/]")
+        elif isinstance(event, Retrieved):
+            found = ", ".join(f"{hit.chunk.label} ({hit.score:.3f})" for hit in event.hits)
+            stderr.print(f"[dim]found: {escape(found) or 'nothing'}[/]")
         elif isinstance(event, ToolCall):
             arguments = ", ".join(f"{key}={value!r}" for key, value in event.arguments.items())
             stderr.print(f"[dim]→ {event.tool}({escape(arguments)})[/]")
@@ -119,6 +124,11 @@ def _trace_tree(reply: Reply) -> Tree:
     route = reply.trace.get("route", {})
     tree.add(f"route: {route.get('expert')} ({route.get('reason')})")
     tree.add(f"model: {reply.trace.get('model')}")
+    if retrieved := reply.trace.get("retrieved"):
+        node = tree.add(f"retrieved: {len(retrieved)} chunks")
+        for hit in retrieved:
+            heading = f" — {hit['heading']}" if hit["heading"] else ""
+            node.add(f"{hit['rank']}. [{hit['chunk']}] {escape(hit['source'] + heading)} score {hit['score']}")
     for call in reply.trace.get("tools", []):
         arguments = json.dumps(call["arguments"], ensure_ascii=False)
         node = tree.add(f"tool: {call['tool']} {escape(arguments)} → {call['status']} ({call['duration_s']} s)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmguild.agents.events import ToolCall, ToolResult
+from slmguild.agents.events import Retrieved, ToolCall, ToolResult
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,6 @@ class Done:
     reply: Reply
 
 
-Event = Routed | Token | ToolCall | ToolResult | Done
+Event = Routed | Retrieved | Token | ToolCall | ToolResult | Done
 
-__all__ = ["Done", "Event", "Reply", "Routed", "Token", "ToolCall", "ToolResult"]
+__all__ = ["Done", "Event", "Reply", "Retrieved", "Routed", "Token", "ToolCall", "ToolResult"]

@@ -15,9 +15,11 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-from slmguild.agents import Expert, ExpertEvent, ToolCall, ToolResult
+from slmguild.agents import Expert, ExpertEvent, Retrieved, ToolCall, ToolResult
 from slmguild.config import ExpertConfig, FallbackConfig, GuildConfig, load_config
 from slmguild.errors import SlmguildError, UnknownExpert
+from slmguild.knowledge import KnowledgeBase
+from slmguild.knowledge.citations import source_id
 from slmguild.orchestrator.events import Done, Event, Reply, Routed, Token
 from slmguild.serving import chat_model
 from slmguild.tools import ToolExecutor, ToolRegistry
@@ -31,8 +33,9 @@ class Guild:
     Building it is cheap: models load on the first request that needs them.
     """
 
-    def __init__(self, config: GuildConfig) -> None:
+    def __init__(self, config: GuildConfig, *, knowledge: KnowledgeBase | None = None) -> None:
         self.config = config
+        self.knowledge = knowledge or KnowledgeBase(config)
         self.tools = ToolRegistry.from_toolboxes(config.toolboxes)
         self.experts: dict[str, Expert] = {
             name: self._build_expert(name, expert) for name, expert in config.experts.items()
@@ -66,6 +69,7 @@ class Guild:
             model=chat_model(spec, self.config.engine),
             spec=spec,
             tools=tools,
+            knowledge=self.knowledge.retriever(name),
             **tool_settings,
         )
 
@@ -178,9 +182,23 @@ class _TurnRecorder:
         self.started = time.perf_counter()
         self.first_token_at: float | None = None
         self.tool_calls: list[dict[str, Any]] = []
+        self.retrieved: list[dict[str, Any]] = []
 
     def add(self, chunk: ExpertEvent) -> Event | None:
         """Record an expert's event; the event to stream, if any."""
+        if isinstance(chunk, Retrieved):
+            self.retrieved = [
+                {
+                    "id": source_id(hit),
+                    "chunk": hit.chunk.label,
+                    "source": hit.chunk.source,
+                    "heading": hit.chunk.heading,
+                    "score": round(hit.score, 4),
+                    "rank": hit.rank,
+                }
+                for hit in chunk.hits
+            ]
+            return chunk
         if isinstance(chunk, ToolCall):
             return chunk
         if isinstance(chunk, ToolResult):
@@ -212,6 +230,7 @@ class _TurnRecorder:
                         "scores": self.routed.scores,
                     },
                     "model": model,
+                    "retrieved": self.retrieved,
                     "tools": self.tool_calls,
                     "usage": self.usage,
                     "latency_s": round(finished - self.started, 4),
