@@ -14,7 +14,6 @@ from slmguild.serving.catalog import gguf_path
 from slmguild.serving.engine import EmbeddedEngine
 
 
-
 @pytest.fixture(scope="session")
 def example_guild() -> Path:
     """The example guild's file: the demo and the test bed."""

@@ -116,7 +116,7 @@ def test_unreachable_server_names_the_url(write_guild, backend):
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     guild = write_guild(MINIMAL + f"defaults: {{backend: {backend}, name: tiny, url: '{url}'}}\n")
     result = slmguild_cli("ask", "--guild", str(guild), "hi")
-    _assert_short_error(result, f"cannot reach the", url)
+    _assert_short_error(result, "cannot reach the", url)
 
 
 def test_debug_shows_the_traceback(write_guild):

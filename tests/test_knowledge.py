@@ -306,3 +306,62 @@ def test_hybrid_search_finds_the_right_document_for_nine_questions_in_ten(ingest
         documents = list(dict.fromkeys(hit.chunk.source for hit in hits))[:5]
         found += item["source"] in documents
     assert found / len(questions) >= 0.9
+
+
+class KeywordReranker:
+    """Scores a chunk by whether it mentions `word`: an exact stand-in for a cross-encoder."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.calls: list[tuple[str, int]] = []
+
+    def score(self, query, texts):
+        self.calls.append((query, len(texts)))
+        return [1.0 if self.word in text else 0.0 for text in texts]
+
+
+def test_a_reranker_reorders_the_fused_candidates_and_keeps_top_k(tmp_path, docs):
+    reranker = KeywordReranker("reception")
+    base = KnowledgeBase(load_config(guild_file(tmp_path)), embedder=FakeEmbedder(), reranker=reranker)
+    base.ingest()
+    plain = base.search("it", "reset my SecureLink password", rerank=False)
+    assert plain[0].chunk.source == "docs/vpn.md" and reranker.calls == []
+    reranked = base.search("it", "reset my SecureLink password")
+    assert len(reranked) == 2  # top_k of the guild file
+    assert reranked[0].chunk.source == "docs/wifi.md" and reranked[0].score == 1.0
+    assert [hit.rank for hit in reranked] == [1, 2]
+    (query, candidates), = reranker.calls
+    assert candidates > 2  # it read the candidates, not only the top_k
+
+
+def test_llama_server_reranker_speaks_the_rerank_route():
+    import http.server
+    import threading
+
+    from slmguild.knowledge import LlamaServerReranker
+
+    seen = []
+
+    class RerankRoute(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # llama-server's documented response: results with index and score
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body))
+            results = [{"index": i, "relevance_score": float(len(doc))} for i, doc in enumerate(body["documents"])]
+            payload = json.dumps({"object": "list", "results": results[::-1]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), RerankRoute)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        reranker = LlamaServerReranker(f"http://127.0.0.1:{server.server_port}/v1", model="bge")
+        assert reranker.score("q", ["a", "abc", "ab"]) == [1.0, 3.0, 2.0]
+    finally:
+        server.shutdown()
+    assert seen == [("/v1/rerank", {"query": "q", "documents": ["a", "abc", "ab"], "model": "bge"})]

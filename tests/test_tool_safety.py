@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import SystemMessage
 
 import slmguild
 from slmguild import ToolResult

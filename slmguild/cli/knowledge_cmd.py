@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from slmguild.cli.turns import GuildOption
@@ -52,7 +58,7 @@ def ingest(
     for report in reports:
         for source, why in report.skipped.items():
             stderr.print(f"[yellow]skipped[/] {report.expert}: {escape(source)}: {escape(why)}")
-    console.print(f"store: {base.store.location}")
+    console.print(f"store: {base.store.location}", soft_wrap=True)
 
 
 def _report_table(reports: list[IngestReport]) -> Table:

@@ -1,10 +1,13 @@
 """Per-expert knowledge: ingestion, Qdrant stores, hybrid retrieval, reranking, citations."""
 
 from slmguild.knowledge.base import KnowledgeBase, Retriever
-from slmguild.knowledge.chunks import Chunk
+from slmguild.knowledge.chunks import Chunk, Hit
 from slmguild.knowledge.ingest import IngestReport
-from slmguild.knowledge.rerank import CrossEncoderReranker, LlamaServerReranker, Reranker
-from slmguild.knowledge.store import Hit, KnowledgeStore
+from slmguild.knowledge.rerank import (
+    CrossEncoderReranker,
+    LlamaServerReranker,
+    Reranker,
+)
 
 __all__ = [
     "Chunk",
@@ -12,7 +15,6 @@ __all__ = [
     "Hit",
     "IngestReport",
     "KnowledgeBase",
-    "KnowledgeStore",
     "LlamaServerReranker",
     "Reranker",
     "Retriever",

@@ -11,32 +11,51 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
 from slmguild.config import GuildConfig
 from slmguild.errors import KnowledgeError
-from slmguild.knowledge.chunks import Chunk
+from slmguild.knowledge.chunks import Chunk, Filters, Hit, SearchMode
 from slmguild.knowledge.embedders import describe, embedder_for
 from slmguild.knowledge.ingest import IngestReport, Progress, find_files, ingest_expert
-from slmguild.knowledge.rerank import Reranker, rerank, reranker_for
+from slmguild.knowledge.rerank import Reranker, rerank_hits, reranker_for
 from slmguild.knowledge.sparse import BM25Encoder
-from slmguild.knowledge.store import Filters, Hit, KnowledgeStore, SearchMode
+
+if TYPE_CHECKING:
+    from slmguild.knowledge.store import KnowledgeStore
 
 
 class KnowledgeBase:
     """Every expert's documents, searchable; built from the guild's `knowledge:` settings."""
 
-    def __init__(self, config: GuildConfig, *, embedder: Embeddings | None = None) -> None:
+    def __init__(
+        self,
+        config: GuildConfig,
+        *,
+        embedder: Embeddings | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.config = config
         self.settings = config.knowledge
-        self.bm25 = BM25Encoder()
-        if embedder is not None:  # a caller's own (a test double, a shared instance)
+        # A caller's own embedder or reranker (a test double, a shared instance) wins.
+        if embedder is not None:
             self.__dict__["embedder"] = embedder
+        if reranker is not None:
+            self.__dict__["reranker"] = reranker
 
     @cached_property
     def store(self) -> KnowledgeStore:
+        from slmguild.knowledge.store import (
+            KnowledgeStore,  # qdrant-client takes ~1 s to import
+        )
+
         return KnowledgeStore(self.settings.store, self.config.name)
+
+    @cached_property
+    def bm25(self) -> BM25Encoder:
+        return BM25Encoder()
 
     @cached_property
     def embedder(self) -> Embeddings:
@@ -131,7 +150,7 @@ class KnowledgeBase:
             candidates=self.settings.candidates,
             filters=filters,
         )
-        return rerank(reranker, query, hits, top_k) if reranker else hits
+        return rerank_hits(reranker, query, hits, top_k) if reranker else hits
 
 
 @dataclass(frozen=True)

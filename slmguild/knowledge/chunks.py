@@ -13,10 +13,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
 _POINT_NAMESPACE = uuid.UUID("6f1d5a52-3c0e-4b7a-9d2e-51a6c1f0b7a3")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+Filters = dict[str, Any]  # payload field -> a value, or a list of accepted values
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,15 @@ class Chunk:
             file_hash=str(payload.get("file_hash", "")),
             content_hash=str(payload.get("content_hash", "")),
         )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk that a search returned, with its score (higher is better) and rank (from 1)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
 
 
 def file_hash(path: Path) -> str:

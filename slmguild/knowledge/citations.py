@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from slmguild.knowledge.store import Hit
+from slmguild.knowledge.chunks import Hit
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9.\-/@]*[a-z0-9]|[a-z0-9]", re.IGNORECASE)
 MIN_SUPPORT = 0.5  # share of an answer's content words that a document must contain

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from slmguild.config import RerankerSpec
 from slmguild.errors import BackendUnavailable, require
-from slmguild.knowledge.store import Hit
+from slmguild.knowledge.chunks import Hit
 
 
 class Reranker(Protocol):
@@ -25,7 +25,7 @@ class Reranker(Protocol):
         ...
 
 
-def rerank(reranker: Reranker, query: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
+def rerank_hits(reranker: Reranker, query: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
     """The `top_k` best of `hits` by the reranker's scores, ranked again from 1."""
     if not hits:
         return []

@@ -13,8 +13,7 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-
-import snowballstemmer
+from typing import Any
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -37,9 +36,11 @@ class BM25Encoder:
     b: float = 0.75
     avg_length: float = 120.0
     language: str = "english"
-    _stemmer: snowballstemmer.stemmer = field(init=False, repr=False)
+    _stemmer: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        import snowballstemmer  # imports every language's stemmer: ~0.1 s, so only when used
+
         self._stemmer = snowballstemmer.stemmer(self.language)
 
     def terms(self, text: str) -> list[str]:

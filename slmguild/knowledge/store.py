@@ -14,20 +14,17 @@ import os
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from slmguild.config import StoreConfig
 from slmguild.errors import KnowledgeError
-from slmguild.knowledge.chunks import Chunk
+from slmguild.knowledge.chunks import Chunk, Filters, Hit, SearchMode
 from slmguild.paths import home
 
-SearchMode = Literal["hybrid", "dense", "sparse"]
 DENSE, SPARSE = "dense", "bm25"
-Filters = dict[str, Any]  # payload field -> a value, or a list of accepted values
 
 _clients: dict[str, QdrantClient] = {}
 _clients_lock = threading.Lock()
@@ -40,15 +37,6 @@ def _close_clients() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A chunk that a search returned, with its score (higher is better) and rank (from 1)."""
-
-    chunk: Chunk
-    score: float
-    rank: int
 
 
 class KnowledgeStore:
