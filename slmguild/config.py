@@ -244,9 +244,45 @@ class EngineConfig(_Strict):
 
 
 class SessionsConfig(_Strict):
-    """Where conversations are kept: `sqlite` (in the data directory), a file, or a URL."""
+    """Where conversations are kept: `sqlite` (a file in the data directory), a path to
+    an SQLite file, or a PostgreSQL URL (`postgresql://...`)."""
 
     store: str = "sqlite"
+
+    @field_validator("store")
+    @classmethod
+    def _file_relative_to_guild(cls, value: str, info: ValidationInfo) -> str:
+        if value == "sqlite" or "://" in value:
+            return value
+        return _resolve_path(value, info) or value
+
+
+class RoutingConfig(_Strict):
+    """How a request finds its expert (see `slmguild router calibrate`)."""
+
+    router: Literal["cascade", "embedding", "llm"] = "cascade"
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-expert score below which the expert does not own a request; "
+        "written by `slmguild router calibrate`",
+    )
+    default_threshold: float = Field(0.3, ge=-1, le=1)
+    tie_breaker: bool = Field(
+        False, description="cascade: ask the model when the top two experts are this close"
+    )
+    close_call: float = Field(0.03, ge=0, le=1, description="Margin that counts as a close call")
+    switch_margin: float = Field(
+        0.05, ge=0, le=1, description="How clearly a follow-up must belong elsewhere to leave its expert"
+    )
+    multi_expert: bool = Field(True, description="Split requests that span several experts")
+    planner: Literal["clauses", "llm"] = Field(
+        "clauses",
+        description="How to split: route each clause (deterministic), or ask the model for a plan",
+    )
+    min_relevance: float = Field(
+        0.25, ge=-1, le=1,
+        description="Escalate when an expert's best retrieved chunk is less similar than this",
+    )
 
 
 class GuildConfig(_Strict):
@@ -269,6 +305,7 @@ class GuildConfig(_Strict):
         None, description="The larger model that takes what no small model should answer"
     )
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
 
     _shorthand = field_validator("defaults", "escalation", mode="before")(_model_shorthand)

@@ -70,16 +70,20 @@ def test_ask_json_reports_expert_model_and_usage(write_guild):
     reply = json.loads(result.stdout)
     assert reply["text"] and reply["expert"] == "fallback"
     assert reply["usage"]["output_tokens"] > 0
-    assert reply["trace"]["route"]["reason"] == "no router configured"
+    assert reply["trace"]["route"]["reason"] == "no expert owns it: no expert has routing exemplars"
 
 
 @pytest.mark.integration
 def test_chat_keeps_the_conversation_after_an_error(write_guild):
-    script = "/expert nobody\nhello\n/expert it\nMy laptop is slow.\n/quit\n"
-    result = runner.invoke(app, ["chat", "--guild", str(write_guild(MINIMAL))], input=script)
+    script = "/help\n/experts\n/expert nobody\nhello\n/expert it\nMy laptop is slow.\n/new\n/quit\n"
+    result = runner.invoke(app, ["chat", "--guild", str(write_guild(MINIMAL)), "--session", "repl"], input=script)
     assert result.exit_code == 0, result.output
+    assert "/escalate [QUESTION]" in result.output and "it: IT things" in result.output
     assert "has no expert 'nobody'" in result.output
     assert "[it]" in result.output  # the session went on after the error
+    assert "new session chat-" in result.output
+    resumed = runner.invoke(app, ["chat", "--guild", str(write_guild(MINIMAL)), "--session", "repl"], input="/quit\n")
+    assert "session repl, resuming 1 turns" in " ".join(resumed.output.split())
 
 
 def _assert_short_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -34,3 +34,12 @@ class Retrieved:
     expert: str
     query: str
     hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The expert passed the turn to another expert (with the built-in `handoff` tool)."""
+
+    expert: str
+    to: str
+    reason: str

@@ -27,17 +27,18 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from slmguild.agents.events import Retrieved, ToolCall, ToolResult
+from slmguild.agents.events import Handoff, Retrieved, ToolCall, ToolResult
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.serving import backend_errors
 from slmguild.tools import AnswerStep, Observation, StepParser, ToolExecutor
 from slmguild.tools.grounding import ungrounded_arguments
+from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.steps import StepError
 
 UNGROUNDED = "these values do not appear in the conversation: "
-ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult
+ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff
 CITE = (
     "Answer from these excerpts of the documents. After each fact, cite its document's id "
     "in square brackets, like [{example}]. If the excerpts do not answer the question, say so."
@@ -54,6 +55,7 @@ class _Turn:
     observations: list[Observation] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     canned_answer: str | None = None  # set when the turn must end without generation
+    handed_off: bool = False  # the turn went to another expert: this one does not answer
 
     def context(self) -> str:
         """What the user and the tools said: where a call's ids, numbers and dates must come from."""
@@ -86,14 +88,25 @@ class Expert:
         """The conversation the model answers: system prompt, earlier turns, the question."""
         return [SystemMessage(self.system_prompt), *history, HumanMessage(question)]
 
-    def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
-        """What the search found, tool calls and results, then the answer as it is generated."""
+    def retrieve(self, question: str) -> list[Hit]:
+        """What the expert's documents say about `question` (nothing without knowledge)."""
+        return self.knowledge.search(question) if self.knowledge is not None else []
+
+    def stream(
+        self, question: str, history: Sequence[BaseMessage] = (), *, hits: Sequence[Hit] | None = None
+    ) -> Iterator[ExpertEvent]:
+        """What the search found, tool calls and results, then the answer as it is generated.
+
+        `hits` are the search's results when the caller searched already.
+        """
         turn = _Turn(question, history)
         if self.knowledge is not None:
-            turn.hits = self.knowledge.search(question)
+            turn.hits = list(hits) if hits is not None else self.knowledge.search(question)
             yield Retrieved(self.name, question, tuple(turn.hits))
         if self.tools:
             yield from _drive(self._use_tools(turn))
+        if turn.handed_off:
+            return
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
@@ -106,16 +119,18 @@ class Expert:
             yield AIMessageChunk(content=citation)
 
     async def astream(
-        self, question: str, history: Sequence[BaseMessage] = ()
+        self, question: str, history: Sequence[BaseMessage] = (), *, hits: Sequence[Hit] | None = None
     ) -> AsyncIterator[ExpertEvent]:
         """`stream`, for asyncio callers."""
         turn = _Turn(question, history)
         if self.knowledge is not None:
-            turn.hits = await self.knowledge.asearch(question)
+            turn.hits = list(hits) if hits is not None else await self.knowledge.asearch(question)
             yield Retrieved(self.name, question, tuple(turn.hits))
         if self.tools:
             async for event in self._use_tools(turn):
                 yield event
+        if turn.handed_off:
+            return
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
@@ -186,7 +201,7 @@ class Expert:
         async for event in self._use_tools(_Turn(question, history)):
             yield event
 
-    async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult, None]:
+    async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff, None]:
         assert self.executor is not None, "an expert with tools needs an executor"
         messages = self.step_messages(turn.question, turn.history)
         for _ in range(self.max_steps):
@@ -205,6 +220,10 @@ class Expert:
                     yield ToolCall(self.name, name, arguments, attempt)
                     observation = await self.executor.execute(name, arguments)
                     yield ToolResult(self.name, observation)
+                    if name == HANDOFF and observation.status == "ok":
+                        turn.handed_off = True
+                        yield Handoff(self.name, arguments["expert"], arguments.get("reason", ""))
+                        return
                     turn.observations.append(observation)
                     messages.append(self._observation_message(observation, tool_call_id))
                     if observation.retryable:

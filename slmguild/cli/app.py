@@ -60,11 +60,15 @@ def _global_options(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-from slmguild.cli import config_cmd, knowledge_cmd, models_cmd, turns  # noqa: E402  (register commands)
+from slmguild.cli import (  # noqa: E402  (register commands)
+    config_cmd, knowledge_cmd, models_cmd, sessions_cmd, turns,
+)
 
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(knowledge_cmd.app, name="knowledge")
+app.add_typer(sessions_cmd.sessions, name="sessions")
+app.add_typer(sessions_cmd.router, name="router")
 app.command(name="ask")(turns.ask)
 app.command(name="chat")(turns.chat)
 app.command(name="ingest")(knowledge_cmd.ingest)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
 from slmguild.orchestrator import (
-    Done, Guild, Reply, Retrieved, Routed, Token, ToolCall, ToolResult, load_guild,
+    Done, Escalated, Guild, Handoff, Planned, Reply, Retrieved, Routed, Token, ToolCall, ToolResult, load_guild,
 )
 
 stderr = Console(stderr=True, highlight=False)
@@ -31,12 +31,25 @@ ExpertOption = Annotated[
     str | None,
     typer.Option("--expert", "-e", help="Ask this expert directly instead of routing."),
 ]
+SessionOption = Annotated[
+    str | None,
+    typer.Option("--session", "-s", help="A saved conversation to continue (created if new)."),
+]
+CHAT_HELP = (
+    "/experts  list the experts · /expert NAME  talk to one expert · /expert  route again · "
+    "/escalate [QUESTION]  ask the escalation model · /trace  toggle traces · "
+    "/new  start a new session · /quit"
+)
 
 
 def ask(
     question: Annotated[str, typer.Argument(help="The question to ask.")],
     guild: GuildOption = Path("guild.yaml"),
     expert: ExpertOption = None,
+    session: SessionOption = None,
+    escalate: Annotated[
+        bool, typer.Option("--escalate", help="Send the question to the escalation model.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the reply as one JSON object, not a stream.")
     ] = False,
@@ -44,59 +57,93 @@ def ask(
 ) -> None:
     """Ask the guild one question and print the answer as it is generated."""
     loaded = load_guild(guild)
+    options: dict[str, Any] = {"expert": expert, "session": session, "escalate": escalate}
     if as_json:
-        reply = loaded.run(question, expert=expert)
+        reply = loaded.run(question, **options)
         typer.echo(json.dumps(asdict(reply), ensure_ascii=False, indent=2))
         return
-    reply = _stream_turn(loaded, question, expert, [])
+    reply = stream_turn(loaded, question, **options)
     if trace:
-        stderr.print(_trace_tree(reply))
+        stderr.print(trace_tree(reply.trace, reply.expert))
 
 
 def chat(
     guild: GuildOption = Path("guild.yaml"),
     expert: ExpertOption = None,
+    session: SessionOption = None,
     trace: Annotated[bool, typer.Option("--trace", help="Show each turn's trace.")] = False,
 ) -> None:
-    """Talk with the guild. Commands: /expert NAME, /expert (route again), /trace, /quit."""
+    """Talk with the guild; the conversation is saved as a session you can resume
+    (`--session NAME`). Type /help for the commands."""
     loaded = load_guild(guild)
-    history: list[BaseMessage] = []
-    names = ", ".join([*loaded.experts, "fallback"])
-    stderr.print(f"[bold]{loaded.name}[/] — experts: {names}. /quit to leave.")
+    session = session or time.strftime("chat-%Y%m%d-%H%M%S")
+    earlier = len(loaded.session(session)["traces"])
+    resumed = f", resuming {earlier} turns" if earlier else ""
+    stderr.print(f"[bold]{loaded.name}[/] — session [bold]{session}[/]{resumed}. /help for commands.")
+    escalate_next = False
     while True:
         try:
             line = input("you> ").strip()
         except (EOFError, KeyboardInterrupt):
             stderr.print()
-            return
+            break
         if not line:
             continue
         if line in ("/quit", "/exit"):
-            return
+            break
+        if line == "/help":
+            stderr.print(CHAT_HELP)
+            continue
+        if line == "/experts":
+            for name, member in loaded.experts.items():
+                stderr.print(f"[bold]{name}[/]: {escape(member.description)}")
+            continue
         if line == "/trace":
             trace = not trace
             stderr.print(f"trace {'on' if trace else 'off'}")
             continue
+        if line == "/new":
+            session = time.strftime("chat-%Y%m%d-%H%M%S")
+            stderr.print(f"new session [bold]{session}[/]")
+            continue
         if line.startswith("/expert"):
             expert = line.removeprefix("/expert").strip() or None
-            stderr.print(f"talking to {expert or 'the guild'}")
+            stderr.print(f"talking to {expert or 'the guild (routed)'}")
             continue
+        if line.startswith("/escalate"):
+            line = line.removeprefix("/escalate").strip()
+            if not line:
+                escalate_next = True
+                stderr.print("the next question goes to the escalation model")
+                continue
+            escalate_next = True
         try:
-            reply = _stream_turn(loaded, line, expert, history)
+            reply = stream_turn(loaded, line, expert=expert, session=session, escalate=escalate_next)
         except SlmguildError as exc:
-            # The conversation so far stays; the user can fix the problem and go on.
+            # The session so far is saved; the user can fix the problem and go on.
             stderr.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             continue
-        history += [HumanMessage(line), AIMessage(reply.text)]
+        finally:
+            escalate_next = False
         if trace:
-            stderr.print(_trace_tree(reply))
+            stderr.print(trace_tree(reply.trace, reply.expert))
+    share = loaded.local_share()
+    if share is not None:
+        stderr.print(f"[dim]session {session} saved; {share:.0%} of this chat's turns answered locally[/]")
 
 
-def _stream_turn(guild: Guild, message: str, expert: str | None, history: list[BaseMessage]) -> Reply:
-    """Print a turn's tokens as they come; return its reply."""
-    for event in guild.stream(message, expert=expert, history=history):
+def stream_turn(guild: Guild, message: str, **options: Any) -> Reply:
+    """Print a turn's tokens as they come and its events on stderr; return its reply."""
+    for event in guild.stream(message, **options):
         if isinstance(event, Routed):
             stderr.print(f"[dim]\\[{event.expert}][/]")
+        elif isinstance(event, Planned):
+            parts = "; ".join(f"{expert}: {question}" for expert, question in event.parts)
+            stderr.print(f"[dim]split: {escape(parts)}[/]")
+        elif isinstance(event, Escalated):
+            stderr.print(f"[dim]escalated to {escape(event.model)}: {escape(event.reason)}[/]")
+        elif isinstance(event, Handoff):
+            stderr.print(f"[dim]{event.expert} hands off to {event.to}: {escape(event.reason)}[/]")
         elif isinstance(event, Retrieved):
             found = ", ".join(f"{hit.chunk.label} ({hit.score:.3f})" for hit in event.hits)
             stderr.print(f"[dim]found: {escape(found) or 'nothing'}[/]")
@@ -119,23 +166,35 @@ def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _trace_tree(reply: Reply) -> Tree:
-    tree = Tree(f"[bold]turn[/] → {reply.expert}")
-    route = reply.trace.get("route", {})
-    tree.add(f"route: {route.get('expert')} ({route.get('reason')})")
-    tree.add(f"model: {reply.trace.get('model')}")
-    if retrieved := reply.trace.get("retrieved"):
+def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
+    """A turn's trace as a tree: route, retrieved chunks, tool calls, tokens and times."""
+    tree = Tree(f"[bold]turn[/] → {escape(expert)}")
+    if "parts" in trace:
+        tree.add(f"split: {escape(trace.get('reason', ''))}")
+        for part in trace["parts"]:
+            tree.children.append(trace_tree(part, part.get("route", {}).get("expert", "?")))
+        return tree
+    route = trace.get("route", {})
+    scores = ", ".join(f"{name} {score:.3f}" for name, score in sorted(
+        route.get("scores", {}).items(), key=lambda item: -item[1]))
+    node = tree.add(f"route: {route.get('expert')} ({escape(str(route.get('reason')))})")
+    if scores:
+        node.add(f"scores: {scores}")
+    tree.add(f"model: {trace.get('model')}")
+    if retrieved := trace.get("retrieved"):
         node = tree.add(f"retrieved: {len(retrieved)} chunks")
         for hit in retrieved:
             heading = f" — {hit['heading']}" if hit["heading"] else ""
             node.add(f"{hit['rank']}. [{hit['chunk']}] {escape(hit['source'] + heading)} score {hit['score']}")
-    for call in reply.trace.get("tools", []):
+    for call in trace.get("tools", []):
         arguments = json.dumps(call["arguments"], ensure_ascii=False)
         node = tree.add(f"tool: {call['tool']} {escape(arguments)} → {call['status']} ({call['duration_s']} s)")
         node.add(escape(_clip(call["content"])))
-    usage = reply.trace.get("usage", {})
+    usage = trace.get("usage", {})
     tree.add(
         f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "
-        f"first token {reply.trace.get('first_token_s')} s, total {reply.trace.get('latency_s')} s"
+        f"first token {trace.get('first_token_s')} s, total {trace.get('latency_s')} s"
     )
+    if trace.get("notice"):
+        tree.add(f"[yellow]{escape(trace['notice'])}[/]")
     return tree

@@ -77,11 +77,16 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk that a search returned, with its score (higher is better) and rank (from 1)."""
+    """A chunk that a search returned, with its score (higher is better) and rank (from 1).
+
+    `similarity` is the cosine between query and chunk (None for a sparse-only search):
+    unlike a fused rank score it says how relevant the chunk is, not only how it ranks.
+    """
 
     chunk: Chunk
     score: float
     rank: int
+    similarity: float | None = None
 
 
 def file_hash(path: Path) -> str:

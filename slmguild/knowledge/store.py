@@ -10,6 +10,7 @@ by reciprocal rank (RRF).
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import threading
@@ -171,12 +172,24 @@ class KnowledgeStore:
             limit=limit,
             query_filter=_filter(filters),
             with_payload=True,
+            with_vectors=[DENSE] if dense is not None else False,
             **arguments,
         )
         return [
-            Hit(Chunk.from_payload(point.payload or {}), float(point.score), rank)
+            Hit(
+                Chunk.from_payload(point.payload or {}),
+                float(point.score),
+                rank,
+                _cosine(dense, point.vector[DENSE]) if dense is not None and isinstance(point.vector, dict) else None,
+            )
             for rank, point in enumerate(result.points, start=1)
         ]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b)) or 1.0
+    return round(dot / norm, 4)
 
 
 def _filter(filters: Filters | None) -> models.Filter | None:

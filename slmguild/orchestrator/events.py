@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmguild.agents.events import Retrieved, ToolCall, ToolResult
+from slmguild.agents.events import Handoff, Retrieved, ToolCall, ToolResult
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,26 @@ class Routed:
 
 
 @dataclass(frozen=True)
+class Escalated:
+    """The turn went to the escalation model; `reason` says why."""
+
+    reason: str
+    model: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The request spans several experts: it was split into these (expert, question) parts."""
+
+    parts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Token:
-    """A piece of the answer, as the model produced it."""
+    """A piece of the answer, as the model produced it (`expert` says whose)."""
 
     text: str
+    expert: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class Reply:
     model: str
     usage: dict[str, int] = field(default_factory=dict)
     trace: dict[str, Any] = field(default_factory=dict)
+    session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,9 @@ class Done:
     reply: Reply
 
 
-Event = Routed | Retrieved | Token | ToolCall | ToolResult | Done
+Event = Routed | Planned | Escalated | Handoff | Retrieved | Token | ToolCall | ToolResult | Done
 
-__all__ = ["Done", "Event", "Reply", "Retrieved", "Routed", "Token", "ToolCall", "ToolResult"]
+__all__ = [
+    "Done", "Escalated", "Event", "Handoff", "Planned", "Reply", "Retrieved", "Routed", "Token", "ToolCall",
+    "ToolResult",
+]

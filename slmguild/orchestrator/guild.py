@@ -1,39 +1,57 @@
 """The Guild: the library's front door (`load_guild`, `run`, `arun`, `stream`, `astream`).
 
-Until the routing graph lands, a turn goes to the expert the caller names, or to the
-fallback expert; the `Routed` event says which and why.
+A turn runs the orchestrator graph (`graph.py`): routed to the expert that owns it (or
+split across several, or escalated), answered, and — with `session=` — saved, so that
+the next turn of that session continues the conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import contextvars
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import asdict
+from functools import cached_property
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from slmguild.agents import Expert, ExpertEvent, Retrieved, ToolCall, ToolResult
+from slmguild.agents import Expert
 from slmguild.config import ExpertConfig, FallbackConfig, GuildConfig, load_config
 from slmguild.errors import SlmguildError, UnknownExpert
-from slmguild.knowledge import KnowledgeBase
-from slmguild.knowledge.citations import source_id
-from slmguild.orchestrator.events import Done, Event, Reply, Routed, Token
+from slmguild.knowledge import Hit, KnowledgeBase
+from slmguild.orchestrator.events import Done, Event, Reply
+from slmguild.orchestrator.graph import ESCALATION, EVENTS, FALLBACK, Request, build_graph
+from slmguild.orchestrator.planner import LLMPlanner, Plan, split_by_clauses
+from slmguild.orchestrator.routers import CascadeRouter, EmbeddingRouter, LLMRouter, Router
+from slmguild.orchestrator.sessions import open_checkpointer, session_ids
 from slmguild.serving import chat_model
 from slmguild.tools import ToolExecutor, ToolRegistry
+from slmguild.tools.handoff import HANDOFF, handoff_tool
 
-FALLBACK = "fallback"
+MAX_MESSAGE_CHARS = 6000  # ~1.5k tokens: longer messages are cut (with a notice), never fatal
+# Turns run here while the caller's thread streams their events; threads are reused.
+_TURNS = ThreadPoolExecutor(thread_name_prefix="slmguild-turn")
 
 
 class Guild:
     """A guild of experts built from a `GuildConfig`.
 
-    Building it is cheap: models load on the first request that needs them.
+    Building it is cheap: models, the router's embeddings and the session store load
+    on the first request that needs them. One guild serves many sessions at once.
     """
 
-    def __init__(self, config: GuildConfig, *, knowledge: KnowledgeBase | None = None) -> None:
+    def __init__(
+        self,
+        config: GuildConfig,
+        *,
+        knowledge: KnowledgeBase | None = None,
+        checkpointer: BaseCheckpointSaver | None = None,
+    ) -> None:
         self.config = config
         self.knowledge = knowledge or KnowledgeBase(config)
         self.tools = ToolRegistry.from_toolboxes(config.toolboxes)
@@ -41,10 +59,26 @@ class Guild:
             name: self._build_expert(name, expert) for name, expert in config.experts.items()
         }
         self.fallback = self._build_expert(FALLBACK, config.fallback)
+        self.escalation: Expert | None = None
+        if config.escalation is not None:
+            self.escalation = Expert(
+                name=ESCALATION,
+                description="The larger model for what no small model should answer.",
+                system_prompt=config.fallback.system_prompt,
+                model=chat_model(config.escalation.merged_over(config.defaults), config.engine),
+                spec=config.escalation.merged_over(config.defaults),
+            )
+        if checkpointer is not None:
+            self.__dict__["checkpointer"] = checkpointer
+        self.answered_by: Counter[str] = Counter()  # "local" / "escalated": turns of this process
 
     def _build_expert(self, name: str, expert: ExpertConfig | FallbackConfig) -> Expert:
         spec = self.config.model_for(name)
-        tools = [self.tools.resolve(ref) for ref in getattr(expert, "tools", [])]
+        others = [other for other in self.config.experts if other != name]
+        tools = [
+            handoff_tool(others) if ref == HANDOFF else self.tools.resolve(ref)
+            for ref in getattr(expert, "tools", [])
+        ]
         tool_settings: dict[str, Any] = {}
         if isinstance(expert, ExpertConfig) and tools:
             # Small models on the embedded engine rarely emit native calls; a schema they can meet.
@@ -54,7 +88,7 @@ class Guild:
                     {item.name: item for item in tools},
                     allowed=[item.name for item in tools],
                     timeout_s=expert.tool_timeout_s,
-                    known=self.tools.names,
+                    known=[*self.tools.names, HANDOFF],
                 ),
                 "tool_calling": auto if expert.tool_calling == "auto" else expert.tool_calling,
                 "max_steps": expert.max_steps,
@@ -78,163 +112,213 @@ class Guild:
         return self.config.name
 
     def expert(self, name: str) -> Expert:
-        """The expert called `name` (`fallback` included); `UnknownExpert` lists the others."""
+        """The expert called `name` (`fallback` and `escalation` included)."""
         if name == FALLBACK:
             return self.fallback
+        if name == ESCALATION:
+            if self.escalation is None:
+                raise SlmguildError(
+                    "this guild has no escalation model: add `escalation:` to the guild file"
+                )
+            return self.escalation
         try:
             return self.experts[name]
         except KeyError:
             known = ", ".join([*self.experts, FALLBACK])
             raise UnknownExpert(f"the guild '{self.name}' has no expert '{name}' (it has: {known})") from None
 
-    def route(self, message: str, expert: str | None = None) -> Routed:
-        """Who answers `message`: the expert asked for, else the fallback."""
-        if expert is not None:
-            self.expert(expert)
-            return Routed(expert=expert, reason="forced by the caller")
-        return Routed(expert=FALLBACK, reason="no router configured")
+    # -- routing ----------------------------------------------------------------------
 
-    def _begin(self, message: str, expert: str | None) -> tuple[Routed, Expert]:
-        if not message.strip():
-            raise SlmguildError("the message is empty: ask a question")
-        routed = self.route(message, expert)
-        return routed, self.expert(routed.expert)
+    @cached_property
+    def embedding_router(self) -> EmbeddingRouter:
+        routing = self.config.routing
+        return EmbeddingRouter(
+            self.knowledge.embedder,
+            {name: expert.exemplar_groups() for name, expert in self.config.experts.items()},
+            thresholds=routing.thresholds,
+            default_threshold=routing.default_threshold,
+        )
 
-    async def astream(
-        self,
-        message: str,
-        *,
-        expert: str | None = None,
-        history: Sequence[BaseMessage] = (),
-    ) -> AsyncIterator[Event]:
-        """One turn as events: `Routed`, then `Token`s, then `Done` with the `Reply`."""
-        routed, chosen = self._begin(message, expert)
-        yield routed
-        turn = _TurnRecorder(routed, chosen)
-        async for event in chosen.astream(message, history):
-            if reported := turn.add(event):
-                yield reported
-        yield turn.done()
+    @cached_property
+    def router(self) -> Router:
+        """The router the guild file asks for (`routing.router`, cascade by default)."""
+        routing = self.config.routing
+        descriptions = {name: expert.description for name, expert in self.config.experts.items()}
+        llm = LLMRouter(chat_model(self.config.defaults, self.config.engine), descriptions)
+        if routing.router == "llm":
+            return llm
+        if routing.router == "embedding":
+            return self.embedding_router
+        return CascadeRouter(
+            self.embedding_router,
+            llm if routing.tie_breaker else None,
+            close_call=routing.close_call,
+            switch_margin=routing.switch_margin,
+        )
+
+    def decide(self, request: Request, current: str | None = None) -> dict[str, Any]:
+        """Who answers `request`: a dict with `expert` (or a multi-expert `plan`), `reason`, `scores`."""
+        forced = request.get("expert")
+        if forced:
+            self.expert(forced)  # an unknown name fails here, before anything runs
+            return {"expert": forced, "reason": "forced by the caller", "scores": {}}
+        if request.get("escalate"):
+            self.expert(ESCALATION)
+            return {"expert": ESCALATION, "reason": "asked for by the user", "scores": {}}
+        message = request["message"]
+        if self.config.routing.multi_expert and len(self.experts) > 1:
+            plan = self._plan(message)
+            if plan is not None:
+                return {"expert": None, "plan": plan.model_dump(), "scores": {},
+                        "reason": f"spans {', '.join(plan.experts)}"}
+        decision = self.router.route(message, current)
+        if decision.expert is not None:
+            return {"expert": decision.expert, "reason": decision.reason, "scores": decision.scores}
+        target = ESCALATION if self.escalation is not None else FALLBACK
+        return {"expert": target, "reason": f"no expert owns it: {decision.reason}", "scores": decision.scores}
+
+    @cached_property
+    def llm_planner(self) -> LLMPlanner:
+        """The model that splits multi-expert requests when `routing.planner` is `llm`."""
+        descriptions = {name: expert.description for name, expert in self.config.experts.items()}
+        return LLMPlanner(chat_model(self.config.defaults, self.config.engine), descriptions)
+
+    def _plan(self, message: str) -> Plan | None:
+        if self.config.routing.planner == "llm":
+            return self.llm_planner.plan(message)
+        return split_by_clauses(message, self.embedding_router)
+
+    def should_escalate(self, hits: Sequence[Hit]) -> bool:
+        """An expert whose documents say nothing relevant hands the turn to the escalation model."""
+        if self.escalation is None:
+            return False
+        best = max((hit.similarity for hit in hits if hit.similarity is not None), default=None)
+        return not hits or (best is not None and best < self.config.routing.min_relevance)
+
+    # -- sessions -----------------------------------------------------------------------
+
+    @cached_property
+    def checkpointer(self) -> BaseCheckpointSaver:
+        """Where sessions are kept (`sessions.store`), opened on first use."""
+        return open_checkpointer(self.config.sessions)
+
+    @cached_property
+    def _persistent_graph(self) -> Any:
+        return build_graph(self, self.checkpointer)
+
+    @cached_property
+    def _ephemeral_graph(self) -> Any:
+        return build_graph(self)
+
+    def sessions(self) -> list[str]:
+        """The names of the saved sessions, most recently active first."""
+        return session_ids(self.checkpointer)
+
+    def session(self, name: str) -> dict[str, Any]:
+        """A session's saved state: `messages`, `expert`, `traces` (empty if there is none)."""
+        state = self._persistent_graph.get_state({"configurable": {"thread_id": name}})
+        values = dict(state.values)
+        return {key: values.get(key, default) for key, default in
+                (("messages", []), ("expert", None), ("traces", []))}
+
+    def delete_session(self, name: str) -> None:
+        self.checkpointer.delete_thread(name)
+
+    # -- turns ---------------------------------------------------------------------------
 
     def stream(
         self,
         message: str,
         *,
         expert: str | None = None,
+        session: str | None = None,
+        escalate: bool = False,
         history: Sequence[BaseMessage] = (),
     ) -> Iterator[Event]:
-        """`astream` for synchronous callers, without an event loop in the way.
+        """One turn as events: `Routed` (or `Planned`/`Escalated`), `Retrieved`,
+        `ToolCall`/`ToolResult`, `Token`s, then `Done` with the `Reply`.
 
-        A twin of `astream` on purpose: driving `astream` from here would cost an
-        event-loop round trip per token (benchmarks/serving.py measured it).
+        `session` names a saved conversation (created on first use) whose earlier turns
+        are the history; without it the turn stands alone, after `history` if given.
         """
-        routed, chosen = self._begin(message, expert)
-        yield routed
-        turn = _TurnRecorder(routed, chosen)
-        for event in chosen.stream(message, history):
-            if reported := turn.add(event):
-                yield reported
-        yield turn.done()
+        request = self._request(message, expert, escalate)
+        inputs: dict[str, Any] = {"request": request}
+        if session is None:
+            graph, config, options = self._ephemeral_graph, {}, {}
+            inputs["messages"] = list(history)
+        else:
+            graph, config = self._persistent_graph, {"configurable": {"thread_id": session}}
+            # Saved once a turn, when it ends: a turn cut short is the only thing lost.
+            options = {"durability": "exit"}
+        events: SimpleQueue[Any] = SimpleQueue()
+        finished = object()
 
-    async def arun(
-        self,
-        message: str,
-        *,
-        expert: str | None = None,
-        history: Sequence[BaseMessage] = (),
-    ) -> Reply:
-        """One turn, returning the finished `Reply`."""
-        async for event in self.astream(message, expert=expert, history=history):
+        def run_graph() -> dict[str, Any]:
+            EVENTS.set(events.put)  # this worker's context: the nodes emit into `events`
+            try:
+                return graph.invoke(inputs, config, **options)
+            finally:
+                events.put(finished)
+
+        outcome = _TURNS.submit(contextvars.copy_context().run, run_graph)
+        while (event := events.get()) is not finished:
+            yield event
+        reply: dict[str, Any] = outcome.result()["reply"]  # re-raises what the graph raised
+        self.answered_by["escalated" if reply["expert"] == ESCALATION else "local"] += 1
+        if request["message"] != message:
+            reply["trace"]["notice"] = f"the message was cut to {MAX_MESSAGE_CHARS} characters"
+        yield Done(Reply(**reply, session=session))
+
+    async def astream(self, message: str, **options: Any) -> AsyncIterator[Event]:
+        """`stream` for asyncio callers: the turn runs in a worker thread, its events
+        come through a queue, so the event loop stays free for other sessions."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        finished = object()
+
+        def produce() -> None:
+            try:
+                for event in self.stream(message, **options):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+            except BaseException as exc:  # re-raised in the caller's task
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, finished)
+
+        worker = loop.run_in_executor(None, produce)
+        while (item := await queue.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        await worker
+
+    async def arun(self, message: str, **options: Any) -> Reply:
+        """One turn, returning the finished `Reply` (options as for `stream`)."""
+        async for event in self.astream(message, **options):
             if isinstance(event, Done):
                 return event.reply
         raise AssertionError("a turn always ends with Done")
 
-    def run(
-        self,
-        message: str,
-        *,
-        expert: str | None = None,
-        history: Sequence[BaseMessage] = (),
-    ) -> Reply:
-        """`arun` for synchronous callers (not from inside a running event loop)."""
-        return asyncio.run(self.arun(message, expert=expert, history=history))
+    def run(self, message: str, **options: Any) -> Reply:
+        """`arun` for synchronous callers (options as for `stream`)."""
+        for event in self.stream(message, **options):
+            if isinstance(event, Done):
+                return event.reply
+        raise AssertionError("a turn always ends with Done")
+
+    def local_share(self) -> float | None:
+        """The share of this process's turns that a small model answered (None before any)."""
+        total = sum(self.answered_by.values())
+        return self.answered_by["local"] / total if total else None
+
+    def _request(self, message: str, expert: str | None, escalate: bool) -> Request:
+        if not message.strip():
+            raise SlmguildError("the message is empty: ask a question")
+        if expert is not None:
+            self.expert(expert)
+        return {"message": message[:MAX_MESSAGE_CHARS], "expert": expert, "escalate": escalate}
 
 
 def load_guild(path: str | Path) -> Guild:
     """Read, validate and build the guild described by the YAML file at `path`."""
     return Guild(load_config(path))
-
-
-def _model_label(expert: Expert) -> str:
-    spec = expert.spec
-    label = f"{spec.backend}:{spec.name}"
-    return f"{label}+{spec.adapter}" if spec.adapter else label
-
-
-class _TurnRecorder:
-    """Collects a turn's chunks into its `Reply`; shared by the sync and async paths."""
-
-    def __init__(self, routed: Routed, expert: Expert) -> None:
-        self.routed = routed
-        self.expert = expert
-        self.pieces: list[str] = []
-        self.usage: dict[str, int] = {}
-        self.started = time.perf_counter()
-        self.first_token_at: float | None = None
-        self.tool_calls: list[dict[str, Any]] = []
-        self.retrieved: list[dict[str, Any]] = []
-
-    def add(self, chunk: ExpertEvent) -> Event | None:
-        """Record an expert's event; the event to stream, if any."""
-        if isinstance(chunk, Retrieved):
-            self.retrieved = [
-                {
-                    "id": source_id(hit),
-                    "chunk": hit.chunk.label,
-                    "source": hit.chunk.source,
-                    "heading": hit.chunk.heading,
-                    "score": round(hit.score, 4),
-                    "rank": hit.rank,
-                }
-                for hit in chunk.hits
-            ]
-            return chunk
-        if isinstance(chunk, ToolCall):
-            return chunk
-        if isinstance(chunk, ToolResult):
-            self.tool_calls.append({**asdict(chunk.observation), "expert": chunk.expert})
-            return chunk
-        if chunk.usage_metadata:
-            self.usage = dict(chunk.usage_metadata)
-        text = chunk.text
-        if not text:
-            return None
-        # Joining strings, not adding message chunks: this runs once per token.
-        self.first_token_at = self.first_token_at or time.perf_counter()
-        self.pieces.append(text)
-        return Token(text)
-
-    def done(self) -> Done:
-        finished = time.perf_counter()
-        model = _model_label(self.expert)
-        return Done(
-            Reply(
-                text="".join(self.pieces).strip(),
-                expert=self.expert.name,
-                model=model,
-                usage=self.usage,
-                trace={
-                    "route": {
-                        "expert": self.routed.expert,
-                        "reason": self.routed.reason,
-                        "scores": self.routed.scores,
-                    },
-                    "model": model,
-                    "retrieved": self.retrieved,
-                    "tools": self.tool_calls,
-                    "usage": self.usage,
-                    "latency_s": round(finished - self.started, 4),
-                    "first_token_s": round((self.first_token_at or finished) - self.started, 4),
-                },
-            )
-        )

@@ -1,0 +1,309 @@
+"""The orchestrator graph with scripted models: routes, fallback, escalation, multi-expert
+turns, follow-ups, sessions (SQLite and PostgreSQL), crash safety, concurrency, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import slmguild
+from slmguild import Done, Escalated, Planned, Routed, Token
+from slmguild.config import GuildConfig
+from slmguild.knowledge import KnowledgeBase
+from slmguild.orchestrator.sessions import SessionStoreError
+from slmguild.testing import FakeEmbedder, ScriptedModel
+from tests.postgres import postgres_url  # noqa: F401  (fixture)
+
+EXPERTS = {
+    "it": {"vpn": ["how do I reset my vpn password", "the vpn does not connect"],
+           "laptop": ["my laptop screen is broken", "I need a new laptop charger"]},
+    "hr": {"leave": ["how many leave days do I have", "can I carry over annual leave days"],
+           "parental": ["how long is parental leave"]},
+    "finance": {"hotel": ["what is the hotel limit per night", "hotel limit for a business trip"],
+                "expenses": ["how do I submit an expense report"]},
+}
+
+
+def make_config(tmp_path: Path, *, escalation: bool = False, store: str | None = None) -> GuildConfig:
+    data = {
+        "name": "orchestra",
+        "experts": {
+            name: {"description": f"the {name} expert", "system_prompt": f"You are {name}.", "exemplars": groups}
+            for name, groups in EXPERTS.items()
+        },
+        "routing": {"default_threshold": 0.5},
+        "sessions": {"store": store or str(tmp_path / "sessions.sqlite")},
+        "knowledge": {"roots": [str(tmp_path)]},
+    }
+    if escalation:
+        data["escalation"] = {"backend": "openai", "url": "http://unused.invalid/v1", "name": "big"}
+    return GuildConfig.model_validate(data)
+
+
+def echo(name: str):
+    """A reply that names its expert and repeats the question: exact to assert on."""
+    return lambda messages, options: f"{name} answers: {messages[-1].text}"
+
+
+def scripted_guild(tmp_path: Path, *, turns: int = 4, **options) -> slmguild.Guild:
+    config = make_config(tmp_path, **options)
+    guild = slmguild.Guild(config, knowledge=KnowledgeBase(config, embedder=FakeEmbedder()))
+    for name in [*guild.experts, "fallback"] + (["escalation"] if guild.escalation else []):
+        guild.expert(name).model = ScriptedModel(replies=[echo(name)] * turns)
+    return guild
+
+
+def events_of(guild, message, **options):
+    events = list(guild.stream(message, **options))
+    assert isinstance(events[-1], Done)
+    return events, events[-1].reply
+
+
+def test_a_request_goes_to_the_expert_whose_exemplars_it_resembles(tmp_path):
+    guild = scripted_guild(tmp_path)
+    events, reply = events_of(guild, "please reset my vpn password")
+    routed = events[0]
+    assert isinstance(routed, Routed) and routed.expert == "it"
+    assert routed.scores["it"] > routed.scores["hr"] and routed.scores["it"] > routed.scores["finance"]
+    assert reply.text == "it answers: please reset my vpn password"
+    assert "".join(e.text for e in events if isinstance(e, Token)).strip() == reply.text
+    assert reply.trace["route"]["expert"] == "it" and reply.trace["route"]["routing_s"] < 1
+
+
+def test_what_nobody_owns_goes_to_the_fallback(tmp_path):
+    guild = scripted_guild(tmp_path)
+    events, reply = events_of(guild, "tell me a joke about penguins")
+    assert events[0].expert == "fallback" and "below its threshold" in events[0].reason
+    assert reply.expert == "fallback" and reply.text.startswith("fallback answers")
+
+
+def test_what_nobody_owns_is_escalated_when_there_is_an_escalation_model(tmp_path):
+    guild = scripted_guild(tmp_path, escalation=True)
+    events, reply = events_of(guild, "tell me a joke about penguins")
+    (escalated,) = [e for e in events if isinstance(e, Escalated)]
+    assert escalated.model == "openai:big" and "no expert owns it" in escalated.reason
+    assert reply.expert == "escalation" and reply.text.startswith("escalation answers")
+    _, asked = events_of(guild, "please reset my vpn password", escalate=True)  # the user asks for it
+    assert asked.expert == "escalation" and asked.trace["route"]["reason"] == "asked for by the user"
+    assert guild.local_share() == 0.0
+    events_of(guild, "please reset my vpn password")
+    assert guild.local_share() == pytest.approx(1 / 3)
+
+
+def test_escalate_without_an_escalation_model_says_how_to_add_one(tmp_path):
+    with pytest.raises(slmguild.SlmguildError, match="add `escalation:`"):
+        scripted_guild(tmp_path).run("hello there friend", escalate=True)
+
+
+def test_a_request_spanning_two_experts_is_split_and_merged(tmp_path):
+    guild = scripted_guild(tmp_path)
+    message = "I'm flying to Berlin next week: how many leave days do I have and what is the hotel limit?"
+    events, reply = events_of(guild, message)
+    (planned,) = [e for e in events if isinstance(e, Planned)]
+    assert [expert for expert, _ in planned.parts] == ["hr", "finance"]
+    assert all(question.startswith("I'm flying to Berlin next week: ") for _, question in planned.parts)
+    assert reply.expert == "hr+finance"
+    assert "**hr**: hr answers: I'm flying to Berlin next week: how many leave days do I have" in reply.text
+    assert "**finance**: finance answers: I'm flying to Berlin next week: what is the hotel limit?" in reply.text
+    assert [part["route"]["expert"] for part in reply.trace["parts"]] == ["hr", "finance"]
+
+
+def test_a_follow_up_stays_with_the_expert_of_the_conversation(tmp_path):
+    guild = scripted_guild(tmp_path)
+    _, first = events_of(guild, "how many leave days do I have", session="s1")
+    events, second = events_of(guild, "and for contractors?", session="s1")
+    assert first.expert == second.expert == "hr"
+    assert events[0].reason == "follow-up: stays with hr"
+    _, switched = events_of(guild, "what is the hotel limit per night", session="s1")
+    assert switched.expert == "finance"  # a clear change of subject leaves
+
+
+def test_sessions_persist_across_guild_instances_and_can_be_deleted(tmp_path):
+    guild = scripted_guild(tmp_path)
+    guild.run("how many leave days do I have", session="alice")
+    guild.run("please reset my vpn password", session="bob")
+    again = scripted_guild(tmp_path)  # a new process would see the same file
+    reply = again.run("and for contractors?", session="alice")
+    history = again.expert("hr").model.requests[-1]["messages"]
+    assert [m.text for m in history[1:3]] == ["how many leave days do I have", "hr answers: how many leave days do I have"]
+    assert reply.session == "alice" and reply.expert == "hr"
+    assert set(again.sessions()) == {"alice", "bob"}
+    state = again.session("alice")
+    assert [turn["message"] for turn in state["traces"]] == ["how many leave days do I have", "and for contractors?"]
+    again.delete_session("bob")
+    assert again.sessions() == ["alice"]
+
+
+def test_a_process_killed_mid_turn_keeps_every_finished_turn(tmp_path):
+    marker = tmp_path / "second-turn-started"
+    child = textwrap.dedent(f"""\
+        import time, pathlib, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from tests.test_orchestrator import scripted_guild
+        from slmguild.testing import ScriptedModel
+        guild = scripted_guild(pathlib.Path({str(tmp_path)!r}))
+        def hang(messages, options):
+            pathlib.Path({str(marker)!r}).touch()
+            time.sleep(120)
+        guild.expert("hr").model = ScriptedModel(replies=[lambda m, o: "ten days", hang])
+        guild.run("how many leave days do I have", session="crash")
+        guild.run("can I carry over annual leave days", session="crash")
+        """)
+    process = subprocess.Popen([sys.executable, "-c", child])
+    try:
+        deadline = time.time() + 120
+        while not marker.exists():
+            assert process.poll() is None and time.time() < deadline, "the child died early"
+            time.sleep(0.1)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    state = scripted_guild(tmp_path).session("crash")
+    assert [(t["message"], t["text"]) for t in state["traces"]] == [("how many leave days do I have", "ten days")]
+    assert [m.text for m in state["messages"]] == ["how many leave days do I have", "ten days"]
+
+
+def test_concurrent_sessions_do_not_cross_talk(tmp_path):
+    guild = scripted_guild(tmp_path, turns=16)
+
+    async def converse(user: str) -> list[str]:
+        await guild.arun(f"how many leave days do I have, {user}", session=user)
+        reply = await guild.arun(f"can I carry over annual leave days, {user}", session=user)
+        return [turn["message"] for turn in guild.session(user)["traces"]] + [reply.text]
+
+    async def everyone():
+        return await asyncio.gather(*(converse(f"user{n}") for n in range(6)))
+
+    for n, seen in enumerate(asyncio.run(everyone())):
+        assert all(f"user{n}" in text for text in seen), seen
+        assert not any(f"user{m}" in " ".join(seen) for m in range(6) if m != n)
+
+
+def test_bad_input_is_a_clear_message(tmp_path):
+    guild = scripted_guild(tmp_path)
+    with pytest.raises(slmguild.SlmguildError, match="empty"):
+        guild.run("   ")
+    with pytest.raises(slmguild.UnknownExpert, match="no expert 'legal'"):
+        guild.run("hello", expert="legal")
+    reply = guild.run("please reset my vpn password " + "x" * 20_000)
+    assert "cut to 6000 characters" in reply.trace["notice"]
+    assert len(guild.expert("it").model.requests[-1]["messages"][-1].text) <= 6000
+
+
+def test_a_corrupt_session_store_is_a_clear_error_and_is_left_alone(tmp_path):
+    store = tmp_path / "sessions.sqlite"
+    store.write_bytes(b"this is not a database, and it is the user's file" * 100)
+    guild = scripted_guild(tmp_path)
+    with pytest.raises(SessionStoreError, match="not an SQLite database or it is damaged"):
+        guild.run("please reset my vpn password", session="x")
+    assert store.read_bytes().startswith(b"this is not a database")  # nothing overwritten
+
+
+def test_the_postgres_checkpointer_keeps_sessions(tmp_path, postgres_url):  # noqa: F811
+    first = scripted_guild(tmp_path, store=postgres_url)
+    first.run("how many leave days do I have", session="pg")
+    second = scripted_guild(tmp_path, store=postgres_url)
+    reply = second.run("and for contractors?", session="pg")
+    assert reply.expert == "hr"
+    assert [turn["message"] for turn in second.session("pg")["traces"]] == [
+        "how many leave days do I have", "and for contractors?"]
+    assert "pg" in second.sessions()
+
+
+def test_router_calibrate_writes_thresholds_into_the_guild_file(tmp_path, monkeypatch):
+    from slmguild.cli import app
+
+    guild_file = tmp_path / "guild.yaml"
+    guild_file.write_text(textwrap.dedent("""\
+        name: calibrated   # a comment that must survive
+        knowledge: {embedder: {backend: onnx, name: all-minilm-l6-v2-int8}}
+        experts:
+          it:
+            description: IT
+            system_prompt: IT desk.
+            exemplars: {vpn: [how do I reset my vpn password, the vpn does not connect]}
+          hr:
+            description: HR
+            system_prompt: HR desk.
+            exemplars: {leave: [how many leave days do I have, can I carry over leave]}
+        """))
+    labelled = tmp_path / "labelled.jsonl"
+    rows = [("my vpn password expired", "it"), ("vpn keeps disconnecting", "it"),
+            ("leave days left this year", "hr"), ("carry over my holidays", "hr"),
+            ("what is the capital of peru", None), ("recommend a pizza topping", None)]
+    labelled.write_text("\n".join(json.dumps({"text": t, "expert": e}) for t, e in rows))
+    result = CliRunner().invoke(app, ["router", "calibrate", "--data", str(labelled), "--guild", str(guild_file)])
+    assert result.exit_code == 0, result.output
+    text = guild_file.read_text()
+    assert "# a comment that must survive" in text and "thresholds:" in text
+    config = slmguild.load_config(guild_file)
+    assert set(config.routing.thresholds) <= {"it", "hr"} and config.routing.thresholds
+
+
+def test_an_expert_hands_off_with_the_built_in_tool(tmp_path):
+    config = make_config(tmp_path)
+    config.experts["it"].tools = ["handoff"]
+    guild = slmguild.Guild(config, knowledge=KnowledgeBase(config, embedder=FakeEmbedder()))
+    guild.expert("it").model = ScriptedModel(replies=[
+        json.dumps({"action": "handoff", "arguments": {"expert": "payroll", "reason": "money"}}),  # invalid
+        json.dumps({"action": "handoff", "arguments": {"expert": "hr", "reason": "leave is hr's"}}),
+    ])
+    guild.expert("hr").model = ScriptedModel(replies=[echo("hr")])
+    events, reply = events_of(guild, "please reset my vpn password", session="h")
+    (handoff,) = [e for e in events if isinstance(e, slmguild.Handoff)]
+    assert (handoff.expert, handoff.to, handoff.reason) == ("it", "hr", "leave is hr's")
+    routed = [e for e in events if isinstance(e, Routed)]
+    assert [r.expert for r in routed] == ["it", "hr"] and routed[1].reason.startswith("handed off by it")
+    assert reply.expert == "hr" and reply.text == "hr answers: please reset my vpn password"
+    guild.expert("it").model.assert_all_used()
+
+
+def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
+    guild = scripted_guild(tmp_path)
+    guild.config.routing.planner = "llm"
+    plan = {"parts": [{"expert": "hr", "question": "leave days left?"},
+                      {"expert": "finance", "question": "hotel limit in Berlin?"}]}
+    guild.llm_planner.model = ScriptedModel(replies=[json.dumps(plan), json.dumps({"parts": [
+        {"expert": "hr", "question": "leave days left?"}]})])
+    events, reply = events_of(guild, "leave days and the Berlin hotel limit, please")
+    (planned,) = [e for e in events if isinstance(e, Planned)]
+    assert planned.parts == (("hr", "leave days left?"), ("finance", "hotel limit in Berlin?"))
+    schema = guild.llm_planner.model.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["$defs"]["Part"]["properties"]["expert"]["enum"] == ["it", "hr", "finance"]
+    _, single = events_of(guild, "how many leave days do I have")  # a one-expert plan: routed as usual
+    assert single.expert == "hr"
+
+
+def test_sessions_commands_list_show_export_and_delete(tmp_path, monkeypatch):
+    from slmguild.cli import app
+
+    guild = scripted_guild(tmp_path)
+    guild.run("how many leave days do I have", session="work")
+    guild_file = tmp_path / "guild.yaml"
+    guild_file.write_text(textwrap.dedent(f"""\
+        name: orchestra
+        sessions: {{store: {tmp_path / 'sessions.sqlite'}}}
+        experts:
+          hr: {{description: HR, system_prompt: HR desk.}}
+        """))
+    runner = CliRunner()
+    listed = runner.invoke(app, ["sessions", "list", "-g", str(guild_file)])
+    assert listed.exit_code == 0 and "work" in listed.stdout and "1 turns, with hr" in listed.stdout
+    shown = runner.invoke(app, ["sessions", "show", "work", "-g", str(guild_file), "--trace"])
+    assert "you> how many leave days do I have" in shown.stdout
+    assert "hr> hr answers: how many leave days do I have" in shown.stdout and "route: hr" in shown.stdout
+    exported = json.loads(runner.invoke(app, ["sessions", "export", "work", "-g", str(guild_file)]).stdout)
+    assert exported["turns"][0]["expert"] == "hr" and exported["turns"][0]["route"]["expert"] == "hr"
+    assert runner.invoke(app, ["sessions", "delete", "work", "-g", str(guild_file)]).exit_code == 0
+    missing = runner.invoke(app, ["sessions", "show", "work", "-g", str(guild_file)])
+    assert missing.exit_code == 2 and "no session named 'work'" in missing.output
