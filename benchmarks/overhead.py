@@ -1,0 +1,72 @@
+"""Framework overhead per turn: everything a turn costs except the model's own time.
+
+    python benchmarks/overhead.py [--turns 200]
+
+The example guild's experts answer with a scripted model (a fixed reply, streamed word
+by word: no model time), so what is measured is slmguild: the LangGraph graph, routing
+(the real MiniLM embedder and exemplars), the event stream and, with a session, the
+SQLite checkpoints. Retrieval is switched off (it is measured by benchmarks/retrieval.py).
+Side by side in one run: a forced expert (no routing) and a routed turn, each with and
+without a saved session (conversations of 20 turns), and one conversation that grows to
+all the turns (a checkpoint re-serializes the whole conversation: its cost grows with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import slmguild
+from slmguild.testing import ScriptedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = [
+    "How do I reset my VPN password?",
+    "How many days of annual leave do I get?",
+    "What is the hotel limit in Berlin?",
+    "My laptop screen is broken",
+]
+CONVERSATION_TURNS = 20  # saved sessions are conversations of this many turns
+REPLY = "Use the self-service portal and approve the prompt on your phone, then connect again."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        config = slmguild.load_config(ROOT / "examples/acme/guild.yaml")
+        config.sessions.store = str(Path(scratch) / "sessions.sqlite")
+        for expert in config.experts.values():
+            expert.knowledge.sources, expert.tools = [], []  # model-free: no retrieval, no tool phase
+        guild = slmguild.Guild(config)
+        for name in [*guild.experts, "fallback"]:
+            guild.expert(name).model = ScriptedModel(replies=[REPLY] * (args.turns * 4 + 10))
+        guild.run(QUESTIONS[0])  # load the embedder and the exemplars' centroids once
+        times: dict[str, list[float]] = {}
+        for turn in range(args.turns):  # interleaved, so that noise hits every case alike
+            conversation = f"c{turn // CONVERSATION_TURNS}"
+            cases = {
+                "forced expert, no session": {"expert": "it"},
+                "forced expert, saved session": {"expert": "it", "session": f"forced-{conversation}"},
+                "routed, no session": {},
+                "routed, saved session": {"session": f"routed-{conversation}"},
+                "routed, one session of all the turns": {"session": "long"},
+            }
+            for case, options in cases.items():
+                started = time.perf_counter()
+                guild.run(QUESTIONS[turn % len(QUESTIONS)], **options)
+                times.setdefault(case, []).append((time.perf_counter() - started) * 1000)
+    print(f"{args.turns} turns per case, scripted model (no model time)\n")
+    print("| turn | p50 | p95 |")
+    print("|---|---|---|")
+    for case, values in times.items():
+        p95 = statistics.quantiles(values, n=20)[18]
+        print(f"| {case} | {statistics.median(values):.2f} ms | {p95:.2f} ms |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Routing on CLINC150: embedding router, SmolLM2-135M as LLM router, and the cascade.
+
+    python benchmarks/routing.py [--train PATH --eval PATH] [--k 5 10 20] [--per intent domain]
+                                 [--llm-rows 200] [--llm-oos 20] [--seed 0] [--json]
+
+Each CLINC150 domain is one expert. Its exemplars are k train rows PER INTENT (`--per
+intent`, the default), grouped by intent (sub-topic); `--per domain` draws k rows per
+domain instead, still grouped by their intents (the README shows it is far weaker).
+Thresholds are calibrated on held-out TRAIN rows (never exemplars, never the eval split):
+`--calib` rows per intent plus every out-of-scope train row. The embedding router is
+scored on every eval row; the LLM router and the cascade (and the embedding router
+again, to compare) on a seeded subsample of `--llm-rows` eval rows, `--llm-oos` of them
+out-of-scope.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from slmguild.config import Generation, ModelSpec
+from slmguild.orchestrator.routers import (
+    CascadeRouter,
+    EmbeddingRouter,
+    LLMRouter,
+    RouteDecision,
+)
+from slmguild.serving import chat_model
+from slmguild.serving.onnx_embeddings import OnnxEmbeddings
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data/clinc150"
+Outcome = tuple[dict, RouteDecision, float]  # eval row, decision, latency in ms
+
+
+class CachedEmbeddings(Embeddings):
+    """An embedder that answers queries from precomputed vectors inside `using()` (calibration)."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self.cache: dict[str, list[float]] = {}
+
+    @contextmanager
+    def using(self, vectors: dict[str, list[float]]) -> Iterator[None]:
+        """Queries for these texts skip the encoder until the block ends."""
+        self.cache = vectors
+        try:
+            yield
+        finally:
+            self.cache = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.cache.get(text) or self.inner.embed_query(text)
+
+
+def load(path: Path) -> list[dict]:
+    """The rows of a JSON-lines file."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def split_train(train: list[dict], k_max: int, calib: int, seed: int) -> tuple[dict, list[tuple[str, str | None]]]:
+    """Per (domain, intent), the shuffled exemplar pool (first `k_max` rows), and the labelled
+    calibration rows: the next `calib` rows of each intent plus every out-of-scope row."""
+    by_intent: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in train:
+        if row["domain"] is not None:
+            by_intent[(row["domain"], row["intent"])].append(row["text"])
+    rng, pools, labelled = random.Random(seed), {}, []
+    for (domain, intent), texts in sorted(by_intent.items()):
+        rng.shuffle(texts)
+        pools[(domain, intent)] = texts[:k_max]
+        labelled += [(text, domain) for text in texts[k_max : k_max + calib]]
+    labelled += [(row["text"], None) for row in train if row["domain"] is None]
+    return pools, labelled
+
+
+def exemplars(pools: dict, k: int, per: str, seed: int) -> dict[str, dict[str, list[str]]]:
+    """`{domain: {intent: texts}}`: the first k of each intent's pool, or k drawn per domain."""
+    grouped: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    if per == "intent":
+        for (domain, intent), texts in pools.items():
+            grouped[domain][intent] = texts[:k]
+        return dict(grouped)
+    rng = random.Random(seed)
+    for domain in sorted({domain for domain, _ in pools}):
+        rows = [(intent, text) for (d, intent), texts in pools.items() if d == domain for text in texts]
+        for intent, text in rng.sample(rows, k):
+            grouped[domain].setdefault(intent, []).append(text)
+    return dict(grouped)
+
+
+def pick(rows: list[dict], count: int, oos: int, seed: int) -> list[int]:
+    """A seeded subsample of `count` row indices, `oos` of them out-of-scope (a random draw has ~6)."""
+    rng = random.Random(seed)
+    out = [i for i, row in enumerate(rows) if row["domain"] is None]
+    scoped = [i for i, row in enumerate(rows) if row["domain"] is not None]
+    chosen = rng.sample(out, min(oos, len(out)))
+    return sorted(chosen + rng.sample(scoped, min(count - len(chosen), len(scoped))))
+
+
+def run_embedding(router: EmbeddingRouter, rows: list[dict]) -> list[Outcome]:
+    """Each row through the real per-query path: `scores` (embeds the query) then `decide`."""
+    outcomes = []
+    for row in rows:
+        started = time.perf_counter()
+        decision = router.decide(router.scores(row["text"]))
+        outcomes.append((row, decision, (time.perf_counter() - started) * 1000))
+    return outcomes
+
+
+async def run_async(router: LLMRouter | CascadeRouter, rows: list[dict]) -> list[Outcome]:
+    """Each row through `aroute`, one at a time, in one event loop."""
+    outcomes = []
+    for row in rows:
+        started = time.perf_counter()
+        decision = await router.aroute(row["text"])
+        outcomes.append((row, decision, (time.perf_counter() - started) * 1000))
+    return outcomes
+
+
+def metrics(router: str, k: int | None, per: str, rows: str, outcomes: list[Outcome]) -> dict:
+    """Domain accuracy, fallback rates, latency, and the cascade's share of LLM calls."""
+    scoped = [(row, d) for row, d, _ in outcomes if row["domain"] is not None]
+    oos = [d for row, d, _ in outcomes if row["domain"] is None]
+    times = [ms for _, _, ms in outcomes]
+    return {
+        "router": router, "k": k, "per": per if k else None, "rows": rows, "n": len(outcomes),
+        "accuracy": sum(d.expert == row["domain"] for row, d in scoped) / max(len(scoped), 1),
+        "oos_refused": sum(d.expert is None for d in oos) / max(len(oos), 1),
+        "oos_rows": len(oos),
+        "in_scope_refused": sum(d.expert is None for _, d in scoped) / max(len(scoped), 1),
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+        "llm_asked": sum(d.reason.startswith("close call") for _, d, _ in outcomes) / len(outcomes)
+        if router == "cascade" else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    have_data = DATA.exists()
+    parser.add_argument("--train", type=Path, default=DATA / "train.jsonl" if have_data else None, required=not have_data)
+    parser.add_argument("--eval", type=Path, default=DATA / "val.jsonl" if have_data else None, required=not have_data)
+    parser.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--per", nargs="+", choices=["intent", "domain"], default=["intent"],
+                        help="k exemplars per intent (default) and/or per domain")
+    parser.add_argument("--calib", type=int, default=20, help="held-out train rows per intent for thresholds")
+    parser.add_argument("--llm-rows", type=int, default=200)
+    parser.add_argument("--llm-oos", type=int, default=20, help="out-of-scope rows among the --llm-rows")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+
+    train, evaluation = load(args.train), load(args.eval)
+    pools, labelled = split_train(train, max(args.k), args.calib, args.seed)
+    subsample = pick(evaluation, args.llm_rows, args.llm_oos, args.seed)
+    sub_rows = [evaluation[i] for i in subsample]
+    embedder = CachedEmbeddings(OnnxEmbeddings.from_catalog("all-minilm-l6-v2-int8"))
+    calib_texts = [text for text, _ in labelled]
+    calib_vectors = dict(zip(calib_texts, embedder.embed_documents(calib_texts), strict=True))
+    intents: dict[str, list[str]] = defaultdict(list)
+    for domain, intent in pools:
+        intents[domain].append(intent.replace("_", " "))
+    model = chat_model(ModelSpec(backend="embedded", name="smollm2-135m-instruct",
+                                 generation=Generation(temperature=0, max_tokens=24)))
+    llm = LLMRouter(model, {domain: ", ".join(names) for domain, names in intents.items()})
+    llm.route("hello")  # loads the model: not part of any timing
+
+    results = []
+    for per in args.per:
+        for k in args.k:
+            router = EmbeddingRouter(embedder, exemplars(pools, k, per, args.seed))
+            with embedder.using(calib_vectors):
+                router.calibrate(labelled)
+            outcomes = run_embedding(router, evaluation)
+            results.append(metrics("embedding", k, per, "all", outcomes))
+            results.append(metrics("embedding", k, per, "subsample", [outcomes[i] for i in subsample]))
+            cascade = asyncio.run(run_async(CascadeRouter(router, llm), sub_rows))
+            results.append(metrics("cascade", k, per, "subsample", cascade))
+    results.append(metrics("llm", None, "", "subsample", asyncio.run(run_async(llm, sub_rows))))
+
+    first = args.per[0]
+    k10 = next((r for r in results if r["router"] == "embedding" and r["k"] == 10 and r["per"] == first
+                and r["rows"] == "all"), None)
+    llm_p50 = results[-1]["p50_ms"]
+    embed_p50 = (k10 or results[0])["p50_ms"]
+    summary = {"embedding_over_llm_p50": round(embed_p50 / llm_p50, 4),
+               "embedding_k10_reaches_90": k10["accuracy"] >= 0.9 if k10 else None}
+    if args.json:
+        print(json.dumps({"calibration_rows": len(labelled), "results": results, **summary}, indent=2))
+        return
+    print(f"CLINC150: {len(evaluation)} eval rows, subsample {len(sub_rows)} (seed {args.seed}); "
+          f"thresholds calibrated on {len(labelled)} held-out train rows; k = exemplars per {'/'.join(args.per)}\n")
+    print("| router | k | per | rows | in-scope acc | oos refused | in-scope refused | p50 ms | p95 ms | LLM asked |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        asked = f"{r['llm_asked']:.1%}" if r["llm_asked"] is not None else "-"
+        print(f"| {r['router']} | {r['k'] or '-'} | {r['per'] or '-'} | {r['rows']} ({r['n']}) | {r['accuracy']:.1%} "
+              f"| {r['oos_refused']:.1%} (of {r['oos_rows']}) | {r['in_scope_refused']:.1%} "
+              f"| {r['p50_ms']} | {r['p95_ms']} | {asked} |")
+    print(f"\nembedding p50 / LLM p50 = {embed_p50} / {llm_p50} ms = {summary['embedding_over_llm_p50']} "
+          f"(target <= {1 / 20})")
+    print(f"EmbeddingRouter >= 90% in-scope accuracy at k=10 per {first}: {summary['embedding_k10_reaches_90']}")
+
+
+if __name__ == "__main__":
+    main()
