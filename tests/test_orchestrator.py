@@ -237,6 +237,7 @@ def test_router_calibrate_writes_thresholds_into_the_guild_file(tmp_path, monkey
             system_prompt: HR desk.
             exemplars: {leave: [how many leave days do I have, can I carry over leave]}
         """))
+    original = guild_file.read_text()
     labelled = tmp_path / "labelled.jsonl"
     rows = [("my vpn password expired", "it"), ("vpn keeps disconnecting", "it"),
             ("leave days left this year", "hr"), ("carry over my holidays", "hr"),
@@ -245,7 +246,7 @@ def test_router_calibrate_writes_thresholds_into_the_guild_file(tmp_path, monkey
     result = CliRunner().invoke(app, ["router", "calibrate", "--data", str(labelled), "--guild", str(guild_file)])
     assert result.exit_code == 0, result.output
     text = guild_file.read_text()
-    assert "# a comment that must survive" in text and "thresholds:" in text
+    assert text.startswith(original) and "thresholds:" in text  # comments and layout kept
     config = slmguild.load_config(guild_file)
     assert set(config.routing.thresholds) <= {"it", "hr"} and config.routing.thresholds
 

@@ -98,7 +98,7 @@ def search(
         console.print("nothing found")
     for hit in hits:
         heading = f" — {hit.chunk.heading}" if hit.chunk.heading else ""
-        console.print(f"[bold]{hit.rank}. [{escape(hit.chunk.label)}][/] score {hit.score:.4f}  "
+        console.print(f"[bold]{hit.rank}. {escape('[' + hit.chunk.label + ']')}[/] score {hit.score:.4f}  "
                       f"{escape(hit.chunk.source + heading)}")
         console.print(escape(hit.chunk.text), style="dim")
         console.print()

@@ -92,6 +92,10 @@ def calibrate(
     if dry_run:
         return
     yaml = YAML(typ="rt")
+    # Round-trip without reflowing: long lines stay long, lists keep their indentation.
+    yaml.width = 1 << 16
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
     document = yaml.load(guild.read_text(encoding="utf-8"))
     document.setdefault("routing", {})["thresholds"] = {name: float(v) for name, v in sorted(thresholds.items())}
     with guild.open("w", encoding="utf-8") as stream:

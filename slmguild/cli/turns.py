@@ -185,7 +185,8 @@ def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
         node = tree.add(f"retrieved: {len(retrieved)} chunks")
         for hit in retrieved:
             heading = f" — {hit['heading']}" if hit["heading"] else ""
-            node.add(f"{hit['rank']}. [{hit['chunk']}] {escape(hit['source'] + heading)} score {hit['score']}")
+            label = escape(f"[{hit['chunk']}] {hit['source']}{heading}")
+            node.add(f"{hit['rank']}. {label} score {hit['score']}")
     for call in trace.get("tools", []):
         arguments = json.dumps(call["arguments"], ensure_ascii=False)
         node = tree.add(f"tool: {call['tool']} {escape(arguments)} → {call['status']} ({call['duration_s']} s)")
