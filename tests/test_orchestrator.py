@@ -308,3 +308,22 @@ def test_sessions_commands_list_show_export_and_delete(tmp_path, monkeypatch):
     assert runner.invoke(app, ["sessions", "delete", "work", "-g", str(guild_file)]).exit_code == 0
     missing = runner.invoke(app, ["sessions", "show", "work", "-g", str(guild_file)])
     assert missing.exit_code == 2 and "no session named 'work'" in missing.output
+
+
+def test_an_expert_whose_documents_say_nothing_relevant_escalates(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "vpn.md").write_text("# VPN\n\nReset the SecureLink password at selfservice.acme.example.\n")
+    config = make_config(tmp_path, escalation=True)
+    config.experts["it"].knowledge.sources = [str(docs)]
+    config.knowledge.store.path = str(tmp_path / "store")
+    guild = slmguild.Guild(config, knowledge=KnowledgeBase(config, embedder=FakeEmbedder()))
+    guild.knowledge.ingest()
+    guild.expert("it").model = ScriptedModel(replies=[echo("it")])
+    guild.expert("escalation").model = ScriptedModel(replies=[echo("escalation")])
+    _, found = events_of(guild, "reset the SecureLink password", expert="it")
+    assert found.expert == "it" and found.trace["retrieved"][0]["similarity"] >= 0.25
+    events, silent = events_of(guild, "quarterly tax filing deadline", expert="it")
+    (escalated,) = [e for e in events if isinstance(e, Escalated)]
+    assert "it's documents say nothing relevant" in escalated.reason
+    assert silent.expert == "escalation" and silent.text == "escalation answers: quarterly tax filing deadline"
