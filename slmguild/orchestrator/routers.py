@@ -121,9 +121,7 @@ class EmbeddingRouter:
             won.setdefault(best, []).append((scores[best], best == expert))
         for expert, rows in won.items():
             candidates = sorted({score for score, _ in rows}) + [1.01]
-            kept_right = lambda t: sum(1 for s, right in rows if s >= t and right)  # noqa: E731
-            turned_away_wrong = lambda t: sum(1 for s, right in rows if s < t and not right)  # noqa: E731
-            best_threshold = max(candidates, key=lambda t: (kept_right(t) + turned_away_wrong(t), -t))
+            best_threshold = max(candidates, key=lambda t: (_threshold_outcome(rows, t), -t))
             self.thresholds[expert] = round(min(best_threshold, 1.0), 4)
         return dict(self.thresholds)
 
@@ -224,6 +222,17 @@ class CascadeRouter:
         if decision.expert in (None, current):
             return True
         return decision.scores[decision.expert] - decision.scores[current] < self.switch_margin
+
+
+def _threshold_outcome(rows: list[tuple[float, bool]], threshold: float) -> int:
+    """Requests a threshold gets right: its own kept, the others' turned away.
+
+    A request the wrong expert won counts as turned away rightly: the fallback is a
+    better answer than the wrong expert's.
+    """
+    kept = sum(1 for score, right in rows if score >= threshold and right)
+    turned_away = sum(1 for score, right in rows if score < threshold and not right)
+    return kept + turned_away
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -64,19 +63,16 @@ def _sqlite_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
 def _postgres(url: str) -> BaseCheckpointSaver:
     postgres = require("langgraph.checkpoint.postgres", "postgres")
     psycopg = require("psycopg", "postgres")
+    from psycopg.rows import dict_row
+
     try:
-        connection = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=_dict_row())
+        # The settings PostgresSaver documents for a connection it does not own.
+        connection = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
     except psycopg.OperationalError as exc:
         raise SessionStoreError(f"cannot reach the PostgreSQL session store at {_safe(url)}: {exc}") from None
     saver = postgres.PostgresSaver(connection)
     saver.setup()
     return saver
-
-
-def _dict_row() -> Any:
-    from psycopg.rows import dict_row
-
-    return dict_row
 
 
 def _safe(url: str) -> str:
