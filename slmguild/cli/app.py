@@ -61,7 +61,7 @@ def _global_options(
 
 
 from slmguild.cli import (  # noqa: E402  (register commands)
-    config_cmd, knowledge_cmd, models_cmd, sessions_cmd, turns,
+    config_cmd, finetune_cmd, knowledge_cmd, models_cmd, sessions_cmd, turns,
 )
 
 app.add_typer(models_cmd.app, name="models")
@@ -69,6 +69,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(knowledge_cmd.app, name="knowledge")
 app.add_typer(sessions_cmd.sessions, name="sessions")
 app.add_typer(sessions_cmd.router, name="router")
+app.add_typer(finetune_cmd.app, name="finetune")
 app.command(name="ask")(turns.ask)
 app.command(name="chat")(turns.chat)
 app.command(name="ingest")(knowledge_cmd.ingest)
