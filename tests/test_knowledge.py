@@ -355,7 +355,7 @@ def test_llama_server_reranker_speaks_the_rerank_route():
             self.wfile.write(payload)
 
         def log_message(self, *args):
-            pass
+            """Quiet: the test reads the requests from `seen`, not from stderr."""
 
     server = http.server.HTTPServer(("127.0.0.1", 0), RerankRoute)
     threading.Thread(target=server.serve_forever, daemon=True).start()

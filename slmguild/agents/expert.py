@@ -11,7 +11,6 @@ generated as free text, with the tools' results in the question, so that it stre
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 
 from slmguild.agents.events import Handoff, Retrieved, ToolCall, ToolResult
+from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
@@ -104,7 +104,7 @@ class Expert:
             turn.hits = list(hits) if hits is not None else self.knowledge.search(question)
             yield Retrieved(self.name, question, tuple(turn.hits))
         if self.tools:
-            yield from _drive(self._use_tools(turn))
+            yield from drive(self._use_tools(turn))
         if turn.handed_off:
             return
         if turn.canned_answer is not None:
@@ -121,26 +121,9 @@ class Expert:
     async def astream(
         self, question: str, history: Sequence[BaseMessage] = (), *, hits: Sequence[Hit] | None = None
     ) -> AsyncIterator[ExpertEvent]:
-        """`stream`, for asyncio callers."""
-        turn = _Turn(question, history)
-        if self.knowledge is not None:
-            turn.hits = list(hits) if hits is not None else await self.knowledge.asearch(question)
-            yield Retrieved(self.name, question, tuple(turn.hits))
-        if self.tools:
-            async for event in self._use_tools(turn):
-                yield event
-        if turn.handed_off:
-            return
-        if turn.canned_answer is not None:
-            yield AIMessageChunk(content=turn.canned_answer)
-            return
-        answer = []
-        with backend_errors(self.spec):
-            async for chunk in self.model.astream(self._answer_messages(turn)):
-                answer.append(chunk.text)
-                yield chunk
-        if citation := missing_citation("".join(answer), turn.hits):
-            yield AIMessageChunk(content=citation)
+        """`stream`, for asyncio callers (run in a worker thread: the event loop stays free)."""
+        async for event in relay(lambda: self.stream(question, history, hits=hits)):
+            yield event
 
     def _answer_messages(self, turn: _Turn) -> list[BaseMessage]:
         """The question, with what the search and the tools found: small models use
@@ -265,16 +248,3 @@ class Expert:
         problem = "; ".join(str(bad.get("error")) for bad in reply.invalid_tool_calls)
         return calls, reply, problem
 
-
-def _drive(events: AsyncGenerator[Any, None]) -> Iterator[Any]:
-    """Run an async generator from synchronous code, one event at a time."""
-    loop = asyncio.new_event_loop()
-    try:
-        while True:
-            try:
-                yield loop.run_until_complete(anext(events))
-            except StopAsyncIteration:
-                return
-    finally:
-        loop.run_until_complete(events.aclose())
-        loop.close()

@@ -6,7 +6,6 @@ locks its folder) on the first search or ingest, and the embedder loads then too
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,6 +38,7 @@ class KnowledgeBase:
     ) -> None:
         self.config = config
         self.settings = config.knowledge
+        self._checked: set[str] = set()  # collections known to match this embedder
         # A caller's own embedder or reranker (a test double, a shared instance) wins.
         if embedder is not None:
             self.__dict__["embedder"] = embedder
@@ -99,8 +99,8 @@ class KnowledgeBase:
         self, experts: list[str] | None = None, *, rebuild: bool = False, progress: Progress | None = None
     ) -> list[IngestReport]:
         """Ingest the sources of `experts` (default: every expert that has sources)."""
-        if self.config.sources_outside_roots():
-            name, index, source = self.config.sources_outside_roots()[0]
+        if outside := self.config.sources_outside_roots():
+            name, index, source = outside[0]
             raise KnowledgeError(
                 f"experts.{name}.knowledge.sources.{index}: {source} is outside the knowledge roots"
             )
@@ -138,7 +138,9 @@ class KnowledgeBase:
         dense = None
         if mode != "sparse":
             dense = self.embedder.embed_query(self.settings.embedder.query_prefix + query)
-            store.check(expert, len(dense), self.embedder_name)
+            if expert not in self._checked:  # once: on a server, each check is a round trip
+                store.check(expert, len(dense), self.embedder_name)
+                self._checked.add(expert)
         sparse = self.bm25.encode_query(query) if mode != "dense" else None
         reranker = self.reranker if rerank else None
         hits = store.search(
@@ -163,7 +165,3 @@ class Retriever:
 
     def search(self, query: str, *, filters: Filters | None = None) -> list[Hit]:
         return self.base.search(self.expert, query, top_k=self.top_k, filters=filters)
-
-    async def asearch(self, query: str, *, filters: Filters | None = None) -> list[Hit]:
-        # Embedding and Qdrant's local mode are blocking; keep the event loop free.
-        return await asyncio.to_thread(self.search, query, filters=filters)

@@ -153,13 +153,13 @@ class KnowledgeStore:
     ) -> list[Hit]:
         """The best `limit` chunks for a query's vectors; hybrid fuses `candidates` of each."""
         sparse_query = models.SparseVector(indices=sparse[0], values=sparse[1]) if sparse else None
+        query_filter = _filter(filters)
         arguments: dict[str, Any] = {}
         if mode == "dense":
             arguments = {"query": list(dense or []), "using": DENSE}
         elif mode == "sparse":
             arguments = {"query": sparse_query, "using": SPARSE}
         else:
-            query_filter = _filter(filters)
             arguments = {
                 "prefetch": [
                     models.Prefetch(query=list(dense or []), using=DENSE, limit=candidates, filter=query_filter),
@@ -170,7 +170,7 @@ class KnowledgeStore:
         result = self.client.query_points(
             self.collection(expert),
             limit=limit,
-            query_filter=_filter(filters),
+            query_filter=query_filter,
             with_payload=True,
             with_vectors=[DENSE] if dense is not None else False,
             **arguments,

@@ -142,11 +142,11 @@ class _Nodes:
 
         with ThreadPoolExecutor(max_workers=len(plan.parts)) as pool:
             parts = list(pool.map(answer_part, range(len(plan.parts))))
-        text = "\n\n".join(f"**{part['expert']}**: {part['text']}" for part in parts)
-        for part in parts:
-            write(Token(f"**{part['expert']}**: {part['text']}\n\n", expert=part["expert"]))
+        said = [f"**{part['expert']}**: {part['text']}" for part in parts]
+        for part, words in zip(parts, said, strict=True):
+            write(Token(words + "\n\n", expert=part["expert"]))
         reply = {
-            "text": text,
+            "text": "\n\n".join(said),
             "expert": "+".join(part["expert"] for part in parts),
             "model": ", ".join(dict.fromkeys(part["model"] for part in parts)),
             "usage": _sum_usage(part["usage"] for part in parts),

@@ -7,7 +7,6 @@ the next turn of that session continues the conversation.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -21,6 +20,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from slmguild.agents import Expert
+from slmguild.concurrency import relay
 from slmguild.config import ExpertConfig, FallbackConfig, GuildConfig, load_config
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase
@@ -61,12 +61,13 @@ class Guild:
         self.fallback = self._build_expert(FALLBACK, config.fallback)
         self.escalation: Expert | None = None
         if config.escalation is not None:
+            spec = config.escalation.merged_over(config.defaults)
             self.escalation = Expert(
                 name=ESCALATION,
                 description="The larger model for what no small model should answer.",
                 system_prompt=config.fallback.system_prompt,
-                model=chat_model(config.escalation.merged_over(config.defaults), config.engine),
-                spec=config.escalation.merged_over(config.defaults),
+                model=chat_model(spec, config.engine),
+                spec=spec,
             )
         if checkpointer is not None:
             self.__dict__["checkpointer"] = checkpointer
@@ -159,8 +160,7 @@ class Guild:
     def decide(self, request: Request, current: str | None = None) -> dict[str, Any]:
         """Who answers `request`: a dict with `expert` (or a multi-expert `plan`), `reason`, `scores`."""
         forced = request.get("expert")
-        if forced:
-            self.expert(forced)  # an unknown name fails here, before anything runs
+        if forced:  # `_request` checked the name before the graph ran
             return {"expert": forced, "reason": "forced by the caller", "scores": {}}
         if request.get("escalate"):
             self.expert(ESCALATION)
@@ -272,25 +272,8 @@ class Guild:
     async def astream(self, message: str, **options: Any) -> AsyncIterator[Event]:
         """`stream` for asyncio callers: the turn runs in a worker thread, its events
         come through a queue, so the event loop stays free for other sessions."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        finished = object()
-
-        def produce() -> None:
-            try:
-                for event in self.stream(message, **options):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-            except BaseException as exc:  # re-raised in the caller's task
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, finished)
-
-        worker = loop.run_in_executor(None, produce)
-        while (item := await queue.get()) is not finished:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        await worker
+        async for event in relay(lambda: self.stream(message, **options)):
+            yield event
 
     async def arun(self, message: str, **options: Any) -> Reply:
         """One turn, returning the finished `Reply` (options as for `stream`)."""
