@@ -8,6 +8,7 @@ against the directory of the guild file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -71,6 +72,12 @@ class ModelSpec(_Strict):
     name: str | None = None
     adapter: str | None = None
     adapter_scale: float = Field(1.0, ge=0, le=4)
+    adapter_base: str | None = Field(
+        None,
+        pattern="^[0-9a-f]{64}$",
+        description="SHA-256 of the base GGUF the adapter was trained on (written by "
+        "`slmguild finetune train`); an adapter served on another base is refused",
+    )
     url: str | None = Field(None, description="Server URL for the ollama and openai backends")
     api_key_env: str | None = Field(
         None, description="Name of the environment variable that holds the API key"
@@ -383,6 +390,32 @@ def load_config(path: str | Path) -> GuildConfig:
                 for name, index, source in outside
             )
         )
+    return config
+
+
+def edit_config(path: str | Path, change: Callable[[Any], None]) -> GuildConfig:
+    """Apply `change` to a guild file's YAML document, keeping its comments and layout.
+
+    The file is replaced only if the changed document still validates, and atomically,
+    so that a crash or a bad change never leaves a broken guild file behind.
+    """
+    path = Path(path)
+    yaml = YAML(typ="rt")
+    # Round-trip without reflowing: long lines stay long, lists keep their indentation.
+    yaml.width = 1 << 16
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    document = yaml.load(path.read_text(encoding="utf-8"))
+    change(document)
+    draft = path.with_name(f".{path.name}.new")
+    with draft.open("w", encoding="utf-8") as stream:
+        yaml.dump(document, stream)
+    try:
+        config = load_config(draft)
+    except ConfigError as exc:
+        draft.unlink()
+        raise ConfigError(f"{path}: the change would not validate: {exc}") from None
+    draft.replace(path)
     return config
 
 

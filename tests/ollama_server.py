@@ -184,8 +184,11 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
             ])
 
         def _create(self, body: dict[str, Any]) -> None:
-            missing = [d for d in (body.get("adapters") or {}).values() if d not in server.blobs]
-            if missing or body.get("from") not in server.models:
+            # The base is a model the server has (`from`) or an uploaded GGUF (`files`).
+            blobs = [*(body.get("adapters") or {}).values(), *(body.get("files") or {}).values()]
+            missing = [digest for digest in blobs if digest not in server.blobs]
+            has_base = body.get("from") in server.models or body.get("files")
+            if missing or not has_base:
                 self._send_json(400, {"error": f"missing blobs {missing} or base {body.get('from')}"})
                 return
             server.models[body["model"]] = body

@@ -15,6 +15,7 @@ from slmguild.config import EngineConfig, Generation
 from slmguild.errors import ModelUnavailable
 from slmguild.serving import EmbeddedChatModel, EmbeddedEmbeddings
 from slmguild.serving.engine import EmbeddedEngine, EngineError
+from tests.lora import write_random_lora
 
 pytestmark = pytest.mark.integration
 
@@ -94,9 +95,8 @@ def test_embeddings_have_the_models_dimension(engine, smollm2):
 
 
 def test_lora_field_names_every_loaded_adapter(tmp_path, smollm2):
-    first, second = tmp_path / "it.gguf", tmp_path / "hr.gguf"
-    first.write_bytes(b"x")
-    second.write_bytes(b"x")
+    first = write_random_lora(tmp_path / "it.gguf", smollm2, seed=1)
+    second = write_random_lora(tmp_path / "hr.gguf", smollm2, seed=2)
     engine = EmbeddedEngine(smollm2)
     engine.register_adapter(first)
     engine.register_adapter(second)
@@ -105,6 +105,9 @@ def test_lora_field_names_every_loaded_adapter(tmp_path, smollm2):
     assert engine.lora_scales(None) == [{"id": 0, "scale": 0.0}, {"id": 1, "scale": 0.0}]
     with pytest.raises(ModelUnavailable, match="adapter file not found"):
         engine.register_adapter(tmp_path / "missing.gguf")
+    (tmp_path / "notes.gguf").write_text("not a GGUF file")
+    with pytest.raises(ModelUnavailable, match="is not a GGUF LoRA adapter"):
+        engine.register_adapter(tmp_path / "notes.gguf")
 
 
 def test_a_taken_port_makes_the_engine_pick_another(smollm2):

@@ -20,7 +20,9 @@ from slmguild.cli import app
 from slmguild.config import Generation, ModelSpec
 from slmguild.errors import BackendUnavailable, ModelUnavailable
 from slmguild.serving import backend_errors, chat_model, embeddings, list_models
+from slmguild.serving.adapters import file_sha256
 from slmguild.serving.ollama_backend import create_model, parse_modelfile
+from tests.lora import write_random_lora
 from tests.ollama_server import OllamaLikeServer
 
 pytestmark = pytest.mark.integration
@@ -185,3 +187,17 @@ def test_knowledge_is_embedded_by_a_server_with_the_same_code(backend, request, 
     assert report.added == ["docs/vpn.md", "docs/wifi.md"] and base.dimension == 576
     hits = base.search("it", "SecureLink password reset", top_k=1)
     assert hits[0].chunk.source == "docs/vpn.md"
+
+
+def test_a_finetuned_adapter_becomes_an_ollama_model_on_its_exact_base(ollama_server, smollm2, tmp_path):
+    from slmguild.finetune import write_modelfile
+
+    adapter = write_random_lora(tmp_path / "adapter.gguf", smollm2)
+    modelfile = write_modelfile(tmp_path / "Modelfile", smollm2, adapter)
+    create_model(_spec("ollama", ollama_server.url), "acme-vault", modelfile)
+    created = ollama_server.models["acme-vault"]
+    assert "from" not in created  # the base is the uploaded GGUF, not a server tag
+    assert list(created["files"]) == [smollm2.name] and list(created["adapters"]) == ["adapter.gguf"]
+    assert created["files"][smollm2.name] == f"sha256:{file_sha256(smollm2)}"
+    assert created["template"].startswith("{{- range .Messages }}<|im_start|>{{ .Role }}")
+    assert created["parameters"] == {"stop": ["<|im_end|>"]}

@@ -1,23 +1,51 @@
-"""`slmguild finetune data`: build, inspect and synthesize an expert's fine-tuning data."""
+"""`slmguild finetune`: datasets, training, export and evaluation of each expert's adapter."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import track
+from rich.progress import Progress, TextColumn, track
+from rich.table import Table
 
 from slmguild.cli.turns import GuildOption
-from slmguild.errors import SlmguildError
-from slmguild.finetune import assign_splits, dedupe, load_examples, synthesize, write_examples
+from slmguild.config import Generation, GuildConfig, load_config
+from slmguild.errors import (
+    BackendUnavailable,
+    ConfigError,
+    SlmguildError,
+    UnknownExpert,
+)
+from slmguild.finetune import (
+    AdapterFiles,
+    DatasetError,
+    EvalReport,
+    Example,
+    TrainSettings,
+    assign_splits,
+    dedupe,
+    evaluate,
+    export_adapter,
+    load_examples,
+    register_adapter,
+    serving_base,
+    synthesize,
+    train,
+    write_examples,
+)
 from slmguild.orchestrator import load_guild
+from slmguild.serving import backend_errors, chat_model
+from slmguild.serving.ollama_backend import create_model
 
 console = Console(highlight=False)
-app = typer.Typer(help="Fine-tuning: datasets for each expert's adapter.", no_args_is_help=True)
+app = typer.Typer(
+    help="Fine-tuning: each expert's LoRA adapter, from its dataset to a served, measured adapter.",
+    no_args_is_help=True,
+)
 data = typer.Typer(help="Datasets: build (validate, dedupe, split), inspect, synthesize.", no_args_is_help=True)
 app.add_typer(data, name="data")
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Where to write the chat-format JSON lines.")]
@@ -92,3 +120,161 @@ def synth(
         raise SlmguildError("the teacher wrote no usable pair: try a larger teacher (escalation:)")
     write_examples(out, examples)
     console.print(f"{out}: {len(examples)} examples from {len(passages)} chunks (run `finetune data build` to split)")
+
+
+ExpertOption = Annotated[str, typer.Option("--expert", "-e", help="The expert whose adapter it is.")]
+DataOption = Annotated[
+    Path | None, typer.Option("--data", "-d", help="Its dataset [default: finetune/EXPERT.jsonl beside the guild file].")
+]
+
+
+def _expert_config(guild: Path, expert: str) -> GuildConfig:
+    config = load_config(guild)
+    if expert not in config.experts:
+        raise UnknownExpert(f"{guild}: no expert '{expert}' (experts: {', '.join(config.experts)})")
+    return config
+
+
+def _dataset(guild: Path, expert: str, data: Path | None) -> list[Example]:
+    return load_examples(data or guild.resolve().parent / "finetune" / f"{expert}.jsonl")
+
+
+@app.command("train")
+def train_command(
+    expert: ExpertOption,
+    guild: GuildOption = Path("guild.yaml"),
+    data: DataOption = None,
+    base: Annotated[Path | None, typer.Option(
+        help="Train on this base (an HF model directory or a GGUF) [default: the GGUF the expert serves].")] = None,
+    max_steps: Annotated[int | None, typer.Option("--steps", min=1, help="Stop after this many steps.")] = None,
+    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the data (unless --steps).")] = 3,
+    learning_rate: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = 2e-4,
+    rank: Annotated[int, typer.Option(min=1, help="LoRA rank r.")] = 16,
+    alpha: Annotated[float, typer.Option(min=0.0, help="LoRA alpha (updates scale by alpha / r).")] = 32,
+    max_length: Annotated[int, typer.Option(min=16, help="Tokens per example (longer: truncated).")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Examples per step and device.")] = 4,
+    gradient_accumulation: Annotated[int, typer.Option(min=1, help="Batches per optimizer step.")] = 1,
+    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations: less memory, slower.")] = False,
+    quantize: Annotated[Literal["auto", "4bit", "none"], typer.Option(help="auto: 4-bit QLoRA on CUDA if slmguild\\[qlora] is installed, else full precision; 4bit; none.")] = "auto",
+    save_steps: Annotated[int, typer.Option(min=1, help="Save a checkpoint every this many steps.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling and dropout.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Go on from the last checkpoint of a stopped run.")] = True,
+    register: Annotated[bool, typer.Option(help="Make the new adapter the expert's in the guild file.")] = True,
+) -> None:
+    """Train an expert's LoRA adapter, export it for the engines, and register it.
+
+    Writes adapters/EXPERT/ beside the guild file (PEFT adapter, GGUF LoRA, Ollama
+    Modelfile, checkpoints) and sets the expert's model.adapter and model.adapter_base.
+    Needs the finetune extra: pip install 'slmguild[finetune]'.
+    """
+    config = _expert_config(guild, expert)
+    examples = _dataset(guild, expert, data)
+    serving = serving_base(config, expert)
+    base = base or serving
+    settings = TrainSettings(
+        rank=rank, alpha=alpha, learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
+        max_length=max_length, batch_size=batch_size, gradient_accumulation=gradient_accumulation,
+        gradient_checkpointing=gradient_checkpointing, save_steps=save_steps, seed=seed, quantize=quantize,
+    )
+    files = AdapterFiles.of(guild, expert)
+    console.print(f"training {expert}'s adapter on {base.name}: {sum(e.split != 'eval' for e in examples)} examples")
+    with Progress(*Progress.get_default_columns(), TextColumn("loss {task.fields[loss]}"), console=console) as bar:
+        task = bar.add_task(f"{expert}: training", total=None, loss="–")
+
+        def progress(step: int, total: int, loss: float | None) -> None:
+            bar.update(task, completed=step, total=total, loss=f"{loss:.3f}" if loss is not None else "–")
+
+        result = train(examples, base, files.folder, settings, system_prompt=config.experts[expert].system_prompt,
+                       resume=resume, progress=progress)
+    if result.resumed_from:
+        console.print(f"resumed from {result.resumed_from}")
+    console.print(f"{result.steps} steps on {result.device}{' (4-bit)' if result.quantized else ''}: "
+                  f"{result.seconds_per_step:.2f} s/step, final loss {result.final_loss or float('nan'):.3f}, "
+                  f"peak memory {result.peak_memory_bytes / 2**30:.2f} GiB")
+    trained_hash = export_adapter(files, serving, base)
+    if trained_hash is None:
+        console.print(f"[yellow]trained on an HF directory: slmguild cannot check that {serving.name} "
+                      "holds the same weights, so the adapter is registered without a base hash[/]")
+    console.print(f"wrote {files.gguf} and {files.modelfile}")
+    adapter = _served_adapter(config, expert, files, guild)
+    if register:
+        register_adapter(guild, expert, adapter, trained_hash)
+        console.print(f"{guild}: experts.{expert}.model.adapter = {adapter}")
+
+
+def _served_adapter(config: GuildConfig, expert: str, files: AdapterFiles, guild: Path) -> str:
+    """What the expert's backend loads: the GGUF LoRA, or for Ollama (which cannot swap
+    adapters per request) a model created from the Modelfile."""
+    spec = config.model_for(expert)
+    if spec.backend != "ollama":
+        return files.gguf.relative_to(guild.resolve().parent).as_posix()
+    tag = f"{config.name}-{expert}"
+    try:
+        with backend_errors(spec):
+            create_model(spec, tag, files.modelfile)
+    except BackendUnavailable as exc:
+        raise BackendUnavailable(f"{exc}; once it runs: ollama create {tag} -f {files.modelfile}") from None
+    console.print(f"created Ollama model {tag}")
+    return tag
+
+
+@app.command("eval")
+def eval_command(
+    expert: ExpertOption,
+    guild: GuildOption = Path("guild.yaml"),
+    data: DataOption = None,
+    adapter: Annotated[Path | None, typer.Option(help="Evaluate this GGUF LoRA [default: the expert's].")] = None,
+    control: Annotated[Path | None, typer.Option(
+        help="Off-domain control questions [default: finetune/control.jsonl beside the guild file, if any].")] = None,
+    judge: Annotated[bool, typer.Option(help="Also rate answers 1-5 with the guild's escalation model.")] = False,
+    show: Annotated[int, typer.Option(help="Print this many answers side by side.")] = 0,
+) -> None:
+    """Score the expert's answers without and with its adapter.
+
+    On the held-out split: exact match, key facts contained, ROUGE-L, and optionally a
+    judge's rating; on off-domain control questions: whether what the base answered
+    right stays right. Decoding is greedy, so runs compare.
+    """
+    config = _expert_config(guild, expert)
+    examples = _dataset(guild, expert, data)
+    if not any(example.split == "eval" for example in examples):
+        raise DatasetError("the dataset has no held-out examples (split 'eval'): run `finetune data build`")
+    control = control or guild.resolve().parent / "finetune" / "control.jsonl"
+    controls = load_examples(control) if control.is_file() else []
+    spec = config.model_for(expert)
+    greedy = (spec.generation or Generation()).model_copy(update={"temperature": 0.0, "seed": 0})
+    after_spec = spec.model_copy(update={"generation": greedy, **({"adapter": str(adapter.resolve())} if adapter else {})})
+    if after_spec.adapter is None:
+        raise SlmguildError(f"'{expert}' has no adapter: train one (`finetune train`) or pass --adapter")
+    before_spec = after_spec.model_copy(update={"adapter": None, "adapter_base": None})
+    if judge and config.escalation is None:
+        raise ConfigError(f"{guild}: --judge needs an escalation model (escalation:) to rate answers")
+    rater = chat_model(config.escalation) if judge and config.escalation else None
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"{expert}: answering", total=None)
+        report = evaluate(
+            chat_model(before_spec, config.engine), chat_model(after_spec, config.engine), examples,
+            control=controls, system_prompt=config.experts[expert].system_prompt, judge=rater,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(_report_table(expert, report))
+    for item in report.answers[:show]:
+        console.print(f"[bold]Q[/] {escape(item.question)}\n  [dim]reference[/] {escape(item.reference)}\n"
+                      f"  [dim]before[/] {escape(item.before)}\n  [dim]after[/] {escape(item.after)}")
+
+
+def _report_table(expert: str, report: EvalReport) -> Table:
+    table = Table(title=f"{expert}: without vs with the adapter (greedy decoding)")
+    for column in ("questions", "metric", "before", "after", "change"):
+        table.add_column(column, justify="left" if column in ("questions", "metric") else "right")
+    rows = [(f"held-out ({len(report.answers)})", report.before, report.after)]
+    if report.control_before and report.control_after:
+        rows.append((f"control ({len(report.control_answers)})", report.control_before, report.control_after))
+    for label, before, after in rows:
+        for metric in ("exact", "contains", "rouge_l", "judge"):
+            old, new = getattr(before, metric), getattr(after, metric)
+            if old is not None and new is not None:
+                table.add_row(label, metric, f"{old:.2f}", f"{new:.2f}", f"{new - old:+.2f}")
+    if (kept := report.control_kept) is not None:
+        table.add_row("control", "kept right", "1.00", f"{kept:.2f}", f"{kept - 1:+.2f}")
+    return table

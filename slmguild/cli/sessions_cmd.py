@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from ruamel.yaml import YAML
 
 from slmguild.cli.turns import GuildOption, trace_tree
-from slmguild.config import load_config
+from slmguild.config import edit_config
 from slmguild.errors import ConfigError, SlmguildError
 from slmguild.orchestrator import load_guild
 
@@ -91,14 +90,10 @@ def calibrate(
         console.print(f"{name}: {value}")
     if dry_run:
         return
-    yaml = YAML(typ="rt")
-    # Round-trip without reflowing: long lines stay long, lists keep their indentation.
-    yaml.width = 1 << 16
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.preserve_quotes = True
-    document = yaml.load(guild.read_text(encoding="utf-8"))
-    document.setdefault("routing", {})["thresholds"] = {name: float(v) for name, v in sorted(thresholds.items())}
-    with guild.open("w", encoding="utf-8") as stream:
-        yaml.dump(document, stream)
-    load_config(guild)  # the file still validates
+    edit_config(
+        guild,
+        lambda document: document.setdefault("routing", {}).__setitem__(
+            "thresholds", {name: float(value) for name, value in sorted(thresholds.items())}
+        ),
+    )
     console.print(f"wrote routing.thresholds to {guild}")

@@ -1,7 +1,14 @@
-"""Fine-tuning: datasets (build, synthesize, split) for each expert's adapter.
+"""Fine-tuning: from a domain's data to a served, measured adapter for its expert.
 
-Training, export and evaluation are the next steps of this package (see the README's
-status); the dataset tools work on their own.
+- `datasets`: read (chat, ShareGPT, alpaca), validate, dedupe, split, synthesize;
+- `training`: LoRA (CPU) / QLoRA (CUDA) with transformers + peft + trl, on the
+  serving model's chat template, loss on answers only (needs `slmguild[finetune]`);
+- `export`: the GGUF LoRA llama.cpp loads, and an Ollama Modelfile;
+- `publish`: an expert's adapter files, and registering an adapter in the guild file;
+- `evaluate`: before/after scores on held-out and control questions.
+
+Only `training` (and `export`, which reads the trained tensors) need torch; it is
+imported when they run.
 """
 
 from slmguild.finetune.datasets import (
@@ -13,7 +20,38 @@ from slmguild.finetune.datasets import (
     synthesize,
     write_examples,
 )
+from slmguild.finetune.evaluate import EvalReport, Scores, evaluate, rouge_l, score
+from slmguild.finetune.export import ExportError, export_gguf_lora, write_modelfile
+from slmguild.finetune.publish import (
+    AdapterFiles,
+    export_adapter,
+    register_adapter,
+    serving_base,
+)
+from slmguild.finetune.training import FinetuneError, TrainResult, TrainSettings, train
 
 __all__ = [
-    "DatasetError", "Example", "assign_splits", "dedupe", "load_examples", "synthesize", "write_examples",
+    "AdapterFiles",
+    "DatasetError",
+    "EvalReport",
+    "Example",
+    "ExportError",
+    "FinetuneError",
+    "Scores",
+    "TrainResult",
+    "TrainSettings",
+    "assign_splits",
+    "dedupe",
+    "evaluate",
+    "export_adapter",
+    "export_gguf_lora",
+    "load_examples",
+    "register_adapter",
+    "rouge_l",
+    "score",
+    "serving_base",
+    "synthesize",
+    "train",
+    "write_examples",
+    "write_modelfile",
 ]

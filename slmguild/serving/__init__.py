@@ -54,6 +54,7 @@ def chat_model(spec: ModelSpec, engine: EngineConfig | None = None) -> BaseChatM
         engine=embedded_engine(spec, engine),
         adapter=spec.adapter,
         adapter_scale=spec.adapter_scale,
+        adapter_base=spec.adapter_base,
         generation=spec.generation or Generation(),
     )
 

@@ -36,13 +36,14 @@ class EmbeddedChatModel(JsonSchemaOutput, BaseChatModel):
     engine: EmbeddedEngine
     adapter: str | Path | None = None
     adapter_scale: float = 1.0
+    adapter_base: str | None = None  # SHA-256 of the base the adapter was trained on
     generation: Generation = Field(default_factory=Generation)
 
     def model_post_init(self, context: Any) -> None:
         # Register now, not at the first request: the engine loads every adapter of its
         # base at start-up, and every expert's model is built before anyone asks.
         if self.adapter is not None:
-            self.engine.register_adapter(self.adapter)
+            self.engine.register_adapter(self.adapter, self.adapter_base)
 
     @property
     def _llm_type(self) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from slmguild.config import EngineConfig
 from slmguild.errors import ModelUnavailable, SlmguildError
+from slmguild.serving.adapters import check_adapter_base
 
 log = logging.getLogger("slmguild.serving")
 
@@ -49,13 +50,18 @@ class EmbeddedEngine:
         """The LoRA adapters registered on this engine, in id order."""
         return tuple(self._adapters)
 
-    def register_adapter(self, adapter: str | Path) -> None:
-        """Load `adapter` alongside the base (at start-up, or by a restart if running)."""
+    def register_adapter(self, adapter: str | Path, base_sha256: str | None = None) -> None:
+        """Load `adapter` alongside the base (at start-up, or by a restart if running).
+
+        An adapter trained on another base is refused (`AdapterMismatch`): the one it
+        records, or `base_sha256` (the guild file's `adapter_base`), must be this base's.
+        """
         adapter = Path(adapter).resolve()
         if adapter in self._adapters:
             return
         if not adapter.is_file():
             raise ModelUnavailable(f"adapter file not found: {adapter}")
+        check_adapter_base(adapter, self.model_path, base_sha256)
         with self._lock:
             self._adapters.append(adapter)
             if self._server is not None:

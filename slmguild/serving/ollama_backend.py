@@ -71,12 +71,18 @@ def pull_model(spec: ModelSpec, name: str) -> Iterator[tuple[str, int, int]]:
 
 
 def create_model(spec: ModelSpec, name: str, modelfile: Path) -> None:
-    """`ollama create NAME -f Modelfile` through the API: uploads the adapter blobs first."""
+    """`ollama create NAME -f Modelfile` through the API: uploads the file blobs first.
+
+    A `FROM` that names a GGUF file (the exact base an adapter was trained on) is
+    uploaded like the adapters; a `FROM` tag names a model the server already has.
+    """
     fields = parse_modelfile(modelfile)
     ollama = client(spec)
-    adapters = {
-        path.name: ollama.create_blob(path) for path in fields.pop("adapters", [])
-    }
+    adapters = {path.name: ollama.create_blob(path) for path in fields.pop("adapters", [])}
+    base = (Path(modelfile).parent / fields["from_"]).resolve()
+    if base.suffix == ".gguf" and base.is_file():
+        del fields["from_"]
+        fields["files"] = {base.name: ollama.create_blob(base)}
     ollama.create(model=name, adapters=adapters or None, **fields)
 
 
