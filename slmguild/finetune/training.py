@@ -157,8 +157,8 @@ def train(
     rows = [prompt_completion(e, system_prompt) for e in examples if e.split in (None, "train")]
     if not rows:
         raise FinetuneError("the dataset has no training examples (split 'train' or none)")
-    # Bases are local files: never ask the Hugging Face Hub anything (peft checks it for
-    # a base config when saving), so training works, and stays quiet, offline.
+    # Bases are local files: never ask the Hugging Face Hub anything (peft looks there
+    # for a base config when it saves), so that training is the same offline.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch = require("torch", "finetune")
     transformers = require("transformers", "finetune")
