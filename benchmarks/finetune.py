@@ -96,7 +96,7 @@ def part_speed() -> None:
         print(f"| {setting} | {measured['s_per_step']:.2f} | {measured['peak_gib']:.2f} |")
 
 
-def _zero_adapters(folder: Path, count: int) -> list[Path]:
+def _random_adapters(folder: Path, count: int) -> list[Path]:
     """`count` rank-16 q/k/v/o adapters for the base, written by the real exporter."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -122,7 +122,7 @@ def part_serving(turns: int) -> None:
     from slmguild.serving.engine import EmbeddedEngine
 
     with tempfile.TemporaryDirectory() as scratch:
-        adapters = _zero_adapters(Path(scratch), 3)
+        adapters = _random_adapters(Path(scratch), 3)
         size = sum(path.stat().st_size for path in adapters) / 2**20
         joined = ",".join(map(str, adapters))
         shared = _in_fresh_process("memory", "shared", joined)["rss_gib"]
@@ -152,7 +152,8 @@ def part_serving(turns: int) -> None:
                 started = time.perf_counter()
                 run()
                 times[case].append(time.perf_counter() - started)
-        plain.stop(), loaded.stop()
+        plain.stop()
+        loaded.stop()
     reference = statistics.median(times["no adapter loaded"])
     print(f"\nLatency of a request (32 tokens generated, greedy, {turns} runs each, interleaved)\n")
     print("| case | p50 ms | vs no adapter |")

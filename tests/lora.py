@@ -11,16 +11,12 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from slmguild.serving.gguf_metadata import gguf_field
+
 
 def write_random_lora(path: Path, base: Path, rank: int = 4, magnitude: float = 0.5, seed: int = 0) -> Path:
     """A LoRA GGUF for `base` (a llama-architecture GGUF) that perturbs `attn_q`."""
-    reader = gguf.GGUFReader(base)
-
-    def number(key: str) -> int:
-        field = reader.fields[key]
-        return int(field.parts[field.data[0]][0])
-
-    n_embd, n_layers = number("llama.embedding_length"), number("llama.block_count")
+    n_embd, n_layers = gguf_field(base, "llama.embedding_length"), gguf_field(base, "llama.block_count")
     rng = np.random.default_rng(seed)
     writer = gguf.GGUFWriter(path, "llama")
     writer.add_string("general.type", "adapter")

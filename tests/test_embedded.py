@@ -106,7 +106,7 @@ def test_lora_field_names_every_loaded_adapter(tmp_path, smollm2):
     with pytest.raises(ModelUnavailable, match="adapter file not found"):
         engine.register_adapter(tmp_path / "missing.gguf")
     (tmp_path / "notes.gguf").write_text("not a GGUF file")
-    with pytest.raises(ModelUnavailable, match="is not a GGUF LoRA adapter"):
+    with pytest.raises(ModelUnavailable, match="is not a readable GGUF file"):
         engine.register_adapter(tmp_path / "notes.gguf")
 
 

@@ -88,11 +88,10 @@ def test_finetune_eval_reports_before_and_after(trained_guild):
     assert after > before
 
 
-def test_training_resumes_from_its_last_checkpoint_and_reports_progress(trained_guild):
+def test_training_resumes_from_its_last_checkpoint_and_reports_progress(trained_guild, smollm2):
     folder = trained_guild.parent / "adapters" / "vault"
     steps = []
-    result = train([Example.model_validate(_example(q)) for q in QUESTIONS], load_config(trained_guild).model_for(
-        "vault").name and Path(load_config(trained_guild).defaults.name), folder,
+    result = train([Example.model_validate(_example(q)) for q in QUESTIONS], smollm2, folder,
         TrainSettings(max_steps=14, learning_rate=2e-3, save_steps=6), system_prompt=SYSTEM,
         progress=lambda step, total, loss: steps.append((step, total, loss)))
     assert Path(result.resumed_from).name == "checkpoint-12"

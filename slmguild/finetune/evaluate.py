@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field
 
 from slmguild.finetune.datasets import Example
@@ -122,15 +123,19 @@ def score(answers: Sequence[str], references: Sequence[str], ratings: Sequence[i
     )
 
 
-def judge_rating(judge: BaseChatModel, question: str, reference: str, answer: str) -> int:
-    """A larger model's 1–5 rating of `answer`, decoded under a JSON schema."""
-    rater = judge.with_structured_output(_Rating, method="json_schema")
+def judge_rating(rater: Runnable, question: str, reference: str, answer: str) -> int:
+    """A larger model's 1–5 rating of `answer`; `rater` is `judge_rater(model)`."""
     rating = rater.invoke([
         SystemMessage("You grade answers against a reference answer. Rate only whether the answer "
                       "states the reference's facts correctly; ignore style and length."),
         HumanMessage(f"Question: {question}\nReference: {reference}\nAnswer: {answer}"),
     ])
     return rating.score
+
+
+def judge_rater(judge: BaseChatModel) -> Runnable:
+    """`judge` decoding a 1–5 rating under a JSON schema (build it once, rate many)."""
+    return judge.with_structured_output(_Rating, method="json_schema")
 
 
 def evaluate(
@@ -150,6 +155,7 @@ def evaluate(
     """
     held_out = [example for example in examples if example.split == "eval"]
     total, done = 2 * (len(held_out) + len(control)), 0
+    rater = judge_rater(judge) if judge is not None else None
 
     def answer_all(items: Sequence[Example], system: str | None) -> list[Answered]:
         nonlocal done
@@ -168,8 +174,8 @@ def evaluate(
     def scores(answered: list[Answered], side: str) -> Scores:
         answers = [getattr(item, side) for item in answered]
         references = [item.reference for item in answered]
-        ratings = [judge_rating(judge, item.question, item.reference, getattr(item, side))
-                   for item in answered] if judge is not None else None
+        ratings = [judge_rating(rater, item.question, item.reference, getattr(item, side))
+                   for item in answered] if rater is not None else None
         return score(answers, references, ratings)
 
     answers = answer_all(held_out, system_prompt)

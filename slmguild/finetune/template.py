@@ -8,11 +8,10 @@ syntax.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 from slmguild.errors import ModelUnavailable
+from slmguild.serving.gguf_metadata import gguf_field
 
 # Ollama's Go templates for the template families of the catalog's models, recognised
 # by their special tokens. Each renders the conversations slmguild sends (a system
@@ -36,24 +35,9 @@ _OLLAMA_TEMPLATES = {
 }
 
 
-@cache
-def _reader(path: Path) -> Any:  # a gguf.GGUFReader (gguf is imported lazily)
-    import gguf
-
-    try:
-        return gguf.GGUFReader(path)
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"{path}: not a readable GGUF file: {exc}") from None
-
-
-def _field(path: Path, key: str) -> Any:
-    field = _reader(Path(path).resolve()).get_field(key)
-    return field.contents() if field is not None else None
-
-
 def chat_template(gguf_path: Path) -> str:
     """The Jinja chat template the model's GGUF carries (what llama.cpp serves with)."""
-    template = _field(gguf_path, "tokenizer.chat_template")
+    template = gguf_field(gguf_path, "tokenizer.chat_template")
     if not template:
         raise ModelUnavailable(f"{gguf_path} has no chat template (tokenizer.chat_template)")
     return template
@@ -61,18 +45,18 @@ def chat_template(gguf_path: Path) -> str:
 
 def architecture(gguf_path: Path) -> str:
     """llama.cpp's name of the model's architecture (`llama`, `gemma3`, ...)."""
-    return _field(gguf_path, "general.architecture")
+    return gguf_field(gguf_path, "general.architecture")
 
 
 def hyperparameter(gguf_path: Path, name: str) -> int:
     """An architecture's integer hyperparameter, e.g. `attention.head_count`."""
-    return int(_field(gguf_path, f"{architecture(gguf_path)}.{name}"))
+    return int(gguf_field(gguf_path, f"{architecture(gguf_path)}.{name}"))
 
 
 def stop_tokens(gguf_path: Path) -> list[str]:
     """The text of the tokens that end an answer (end of sequence, end of turn)."""
-    tokens = _field(gguf_path, "tokenizer.ggml.tokens")
-    ids = [_field(gguf_path, f"tokenizer.ggml.{key}_token_id") for key in ("eos", "eot")]
+    tokens = gguf_field(gguf_path, "tokenizer.ggml.tokens")
+    ids = [gguf_field(gguf_path, f"tokenizer.ggml.{key}_token_id") for key in ("eos", "eot")]
     return list(dict.fromkeys(tokens[i] for i in ids if i is not None))
 
 

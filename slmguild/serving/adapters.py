@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 from slmguild.errors import ModelUnavailable
+from slmguild.serving.gguf_metadata import gguf_field
 
 BASE_HASH_KEY = "slmguild.base.sha256"
 
@@ -38,13 +39,7 @@ def _sha256(path: Path, size: int, mtime_ns: int) -> str:
 
 def recorded_base(adapter: Path) -> str | None:
     """The base hash an adapter GGUF carries, None for adapters made by other tools."""
-    import gguf
-
-    try:
-        field = gguf.GGUFReader(adapter).get_field(BASE_HASH_KEY)
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"{adapter} is not a GGUF LoRA adapter ({exc})") from None
-    return field.contents() if field is not None else None
+    return gguf_field(adapter, BASE_HASH_KEY)
 
 
 def check_adapter_base(adapter: Path, base: Path, expected: str | None = None) -> None:
