@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GUILD = ROOT / "examples/acme/guild.yaml"
@@ -163,12 +164,9 @@ def part_serving(turns: int) -> None:
         print(f"| {case} | {p50 * 1000:.0f} | {p50 / reference:.2f}x |")
 
 
-def part_gain(epochs: float, learning_rate: float) -> None:
-    from slmguild.config import Generation, load_config
-    from slmguild.finetune import TrainSettings, evaluate, load_examples, train
-    from slmguild.finetune.export import export_gguf_lora
-    from slmguild.serving import chat_model
-    from slmguild.serving.adapters import file_sha256
+def part_gain(epochs: float, learning_rate: float, only: list[str]) -> None:
+    from slmguild.config import load_config
+    from slmguild.finetune import load_examples
 
     config = load_config(GUILD)
     control = load_examples(GUILD.parent / "finetune/control.jsonl")
@@ -176,21 +174,37 @@ def part_gain(epochs: float, learning_rate: float) -> None:
           " held-out: 12 paraphrased questions per expert; control: 22 off-domain questions\n")
     print("| expert | steps | s/step | held-out contains | held-out ROUGE-L | control contains | control kept |")
     print("|---|---|---|---|---|---|---|")
-    for name, expert in config.experts.items():
-        examples = load_examples(GUILD.parent / f"finetune/{name}.jsonl")
-        with tempfile.TemporaryDirectory() as out:
-            result = train(examples, _base(), Path(out), TrainSettings(epochs=epochs, learning_rate=learning_rate),
-                           system_prompt=expert.system_prompt, resume=False, progress=lambda *_: None)
-            adapter = export_gguf_lora(result.adapter_dir, _base(), Path(out) / "adapter.gguf", file_sha256(_base()))
-            greedy = Generation(temperature=0, max_tokens=96, seed=0, repeat_penalty=1.1)
-            spec = config.model_for(name).model_copy(update={"generation": greedy})
-            report = evaluate(chat_model(spec), chat_model(spec.model_copy(update={"adapter": str(adapter)})),
-                              examples, control=control, system_prompt=expert.system_prompt)
-        print(f"| {name} | {result.steps} | {result.seconds_per_step:.1f} "
-              f"| {report.before.contains:.2f} → {report.after.contains:.2f} "
-              f"| {report.before.rouge_l:.2f} → {report.after.rouge_l:.2f} "
-              f"| {report.control_before.contains:.2f} → {report.control_after.contains:.2f} "
-              f"| {report.control_kept:.2f} |", flush=True)
+    # One folder for every expert's adapter: the process-wide engine keeps each adapter it
+    # loaded, and restarts with all of them when the next one is registered.
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, expert in config.experts.items():
+            if only and name not in only:
+                continue
+            _gain_row(name, expert, config, control, Path(scratch) / name, epochs, learning_rate)
+
+
+def _gain_row(
+    name: str, expert: Any, config: Any, control: list, out: Path, epochs: float, learning_rate: float
+) -> None:
+    from slmguild.config import Generation
+    from slmguild.finetune import TrainSettings, evaluate, load_examples, train
+    from slmguild.finetune.export import export_gguf_lora
+    from slmguild.serving import chat_model
+    from slmguild.serving.adapters import file_sha256
+
+    examples = load_examples(GUILD.parent / f"finetune/{name}.jsonl")
+    result = train(examples, _base(), out, TrainSettings(epochs=epochs, learning_rate=learning_rate),
+                   system_prompt=expert.system_prompt, resume=False, progress=lambda *_: None)
+    adapter = export_gguf_lora(result.adapter_dir, _base(), out / "adapter.gguf", file_sha256(_base()))
+    greedy = Generation(temperature=0, max_tokens=96, seed=0, repeat_penalty=1.1)
+    spec = config.model_for(name).model_copy(update={"generation": greedy})
+    report = evaluate(chat_model(spec), chat_model(spec.model_copy(update={"adapter": str(adapter)})),
+                      examples, control=control, system_prompt=expert.system_prompt)
+    print(f"| {name} | {result.steps} | {result.seconds_per_step:.1f} "
+          f"| {report.before.contains:.2f} → {report.after.contains:.2f} "
+          f"| {report.before.rouge_l:.2f} → {report.after.rouge_l:.2f} "
+          f"| {report.control_before.contains:.2f} → {report.control_after.contains:.2f} "
+          f"| {report.control_kept:.2f} |", flush=True)
 
 
 def main() -> None:
@@ -199,10 +213,11 @@ def main() -> None:
         print(json.dumps(children[sys.argv[2]](*sys.argv[3:])))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="speed,serving,gain")
-    parser.add_argument("--epochs", type=float, default=5)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--parts", default="speed,serving,gain", help="comma-separated parts to run")
+    parser.add_argument("--epochs", type=float, default=5, help="gain: training epochs per expert")
+    parser.add_argument("--lr", type=float, default=1e-3, help="gain: learning rate")
+    parser.add_argument("--experts", default="", help="gain: comma-separated experts (default: all)")
+    parser.add_argument("--turns", type=int, default=30, help="serving: timed requests per case")
     args = parser.parse_args()
     parts = args.parts.split(",")
     if "speed" in parts:
@@ -210,7 +225,7 @@ def main() -> None:
     if "serving" in parts:
         part_serving(args.turns)
     if "gain" in parts:
-        part_gain(args.epochs, args.lr)
+        part_gain(args.epochs, args.lr, [name for name in args.experts.split(",") if name])
 
 
 if __name__ == "__main__":
