@@ -17,15 +17,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from slmguild.errors import ConfigError
+from slmguild.yaml_files import line_of, read_yaml, validate_yaml
 
 Backend = Literal["embedded", "ollama", "openai"]
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -360,37 +359,36 @@ class GuildConfig(_Strict):
         return own.merged_over(self.defaults)
 
 
-def load_config(path: str | Path) -> GuildConfig:
-    """Read and validate a guild file; raise `ConfigError` with file:line on any problem."""
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> GuildConfig:
+    """Read and validate a guild file; raise `ConfigError` with file:line on any problem.
+
+    `overrides` are merged into the file's mappings before validation (the same guild
+    with an escalation model, say): a mapping merges key by key, any other value replaces.
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such guild file (pass --guild PATH)") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the guild file: {exc.strerror}") from None
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from None
+    data = read_yaml(path, ConfigError, "guild file (pass --guild PATH)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a guild file is a mapping with at least `name` and `experts`")
-    try:
-        config = GuildConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
-    except ValidationError as exc:
-        raise ConfigError(_describe(path, data, exc)) from None
+    _merge(data, overrides or {})
+    config = validate_yaml(GuildConfig, data, path, ConfigError, {"base_dir": path.parent.resolve()})
     if outside := config.sources_outside_roots():
         raise ConfigError(
             "\n".join(
-                f"{path}:{_line_of(data, ['experts', name, 'knowledge', 'sources', index])}: "
+                f"{path}:{line_of(data, ['experts', name, 'knowledge', 'sources', index])}: "
                 f"experts.{name}.knowledge.sources.{index}: {source} is outside the knowledge "
                 "roots; move it under them or add its folder to knowledge.roots"
                 for name, index, source in outside
             )
         )
     return config
+
+
+def _merge(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            _merge(data[key], value)
+        else:
+            data[key] = value
 
 
 def edit_config(path: str | Path, change: Callable[[Any], None]) -> GuildConfig:
@@ -417,38 +415,3 @@ def edit_config(path: str | Path, change: Callable[[Any], None]) -> GuildConfig:
         raise ConfigError(f"{path}: the change would not validate: {exc}") from None
     draft.replace(path)
     return config
-
-
-def _describe(path: Path, data: Any, exc: ValidationError) -> str:
-    """One line per validation error, each with the line of the offending key."""
-    lines = []
-    for error in exc.errors()[:5]:
-        loc = [part for part in error["loc"] if not _is_union_tag(part)]
-        field = ".".join(str(part) for part in loc) or "(top level)"
-        lines.append(f"{path}:{_line_of(data, loc)}: {field}: {error['msg']}")
-    if len(exc.errors()) > 5:
-        lines.append(f"... and {len(exc.errors()) - 5} more")
-    return "\n".join(lines)
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic adds the union member tried ('list[str]', 'function-before[...]') to locations
-    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
-
-
-def _line_of(data: Any, loc: list[Any]) -> int:
-    """The 1-based line of the deepest key of `loc` that exists in the YAML document."""
-    line = 1
-    node = data
-    for part in loc:
-        try:
-            if isinstance(node, dict) and part in node:
-                line = node.lc.key(part)[0] + 1
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                line = node.lc.item(part)[0] + 1
-            else:
-                break
-            node = node[part]
-        except (AttributeError, KeyError, TypeError):
-            break
-    return line
