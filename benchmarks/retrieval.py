@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from slmguild.config import EmbedderSpec, StoreConfig, load_config
+from slmguild.evaluation import source_rank, sourced_rows
 from slmguild.knowledge import Chunk, KnowledgeBase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,11 +91,7 @@ def _score(base: KnowledgeBase, questions: list[dict], mode: str) -> dict[str, f
     """Rank of the right document among the first 10 chunks' documents, per question."""
     search_mode = mode.split("+")[0]
     rerank = mode.endswith("+rerank")
-    ranks = []
-    for item in questions:
-        hits = base.search(item["expert"], item["question"], top_k=10, mode=search_mode, rerank=rerank)  # type: ignore[arg-type]
-        documents = list(dict.fromkeys(hit.chunk.source for hit in hits))
-        ranks.append(documents.index(item["source"]) + 1 if item["source"] in documents else None)
+    ranks = [source_rank(base, item, 10, mode=search_mode, rerank=rerank) for item in sourced_rows(questions)]
     total = len(ranks)
     return {
         "recall@1": sum(1 for r in ranks if r == 1) / total,

@@ -34,6 +34,10 @@ class UnknownExpert(SlmguildError):
     """A request for an expert the guild does not have."""
 
 
+class ModelRequestsBlocked(SlmguildError):
+    """A request to a real model while they are switched off (in tests, by default)."""
+
+
 class MissingExtra(SlmguildError, ImportError):
     """An optional dependency that is not installed; the message names the extra."""
 

@@ -9,26 +9,21 @@ import pytest
 from slmguild.config import load_config
 from slmguild.errors import ModelUnavailable
 from slmguild.knowledge import KnowledgeBase
-from slmguild.paths import models_dir
 from slmguild.serving.catalog import gguf_path
 from slmguild.serving.engine import EmbeddedEngine
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Integration tests run the real models; every other test must script them (the
+    slmguild plugin blocks real model requests in tests that are not marked)."""
+    for item in items:
+        if item.get_closest_marker("integration"):
+            item.add_marker("allow_model_requests")
 
 
 @pytest.fixture(scope="session")
 def example_guild() -> Path:
     """The example guild's file: the demo and the test bed."""
     return Path(__file__).resolve().parents[1] / "examples" / "acme" / "guild.yaml"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _scratch_data_directory(tmp_path_factory):
-    """Tests write tickets, knowledge stores and sessions: never into the user's own data
-    directory. The models the README's test command pulled are shared, not copied."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SLMGUILD_MODELS", str(models_dir()))
-        patch.setenv("SLMGUILD_HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setenv("ACME_DB", str(tmp_path_factory.mktemp("acme") / "acme.sqlite"))
-        yield
 
 
 @pytest.fixture(scope="session")

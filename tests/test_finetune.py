@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from slmguild.cli import app
 from slmguild.config import Generation, load_config
-from slmguild.finetune import Example, FinetuneError, TrainSettings, rouge_l, train
+from slmguild.evaluation import rouge_l
+from slmguild.finetune import Example, FinetuneError, TrainSettings, train
 from slmguild.finetune.training import load_base, prompt_completion
 from slmguild.serving import chat_model
 from slmguild.serving.adapters import AdapterMismatch, file_sha256

@@ -9,36 +9,13 @@ import pytest
 
 from slmguild.config import load_config
 from slmguild.errors import ConfigError
-from slmguild.finetune import Example, evaluate, register_adapter, rouge_l, score
-from slmguild.finetune.evaluate import contains_facts, key_facts
+from slmguild.finetune import Example, evaluate, register_adapter
 from slmguild.testing import ScriptedModel
 
 
 def _example(question: str, answer: str, split: str = "eval") -> Example:
     return Example.model_validate({"messages": [{"role": "user", "content": question},
                                                 {"role": "assistant", "content": answer}], "split": split})
-
-
-def test_rouge_l_is_the_f1_of_the_longest_common_word_subsequence():
-    assert rouge_l("Call ext. 4357 now", "Call ext. 4357 now") == 1.0
-    # LCS "call 4357" = 2 words: precision 2/3, recall 2/4 -> F1 4/7
-    assert rouge_l("call IT 4357", "Call the desk 4357") == pytest.approx(4 / 7)
-    assert rouge_l("nothing shared", "Paris.") == 0.0
-    assert rouge_l("", "Paris.") == 0.0
-
-
-def test_key_facts_are_numbers_urls_and_addresses_else_the_whole_reference():
-    reference = "Go to https://selfservice.acme.example/vpn or call ext. 4357."
-    assert key_facts(reference) == ["https://selfservice.acme.example/vpn", "4357"]
-    assert key_facts("Paris.") == ["paris"]
-    assert contains_facts("The capital is Paris, of course.", "Paris.")
-    assert contains_facts("Call 4357, then visit https://selfservice.acme.example/vpn.", reference)
-    assert not contains_facts("Call 4357.", reference)
-
-
-def test_scores_are_means_over_the_answers():
-    result = score(["Rome.", "It is Paris", "Lyon"], ["Rome", "Paris.", "Madrid."], ratings=[5, 4, 1])
-    assert (result.exact, result.contains, result.judge) == (pytest.approx(1 / 3), pytest.approx(2 / 3), 10 / 3)
 
 
 def test_evaluate_asks_each_question_without_then_with_the_adapter_under_the_expert_prompt():

@@ -61,7 +61,7 @@ def _global_options(
 
 
 from slmguild.cli import (  # noqa: E402  (register commands)
-    config_cmd, finetune_cmd, knowledge_cmd, models_cmd, sessions_cmd, turns,
+    config_cmd, eval_cmd, finetune_cmd, knowledge_cmd, models_cmd, sessions_cmd, test_cmd, turns,
 )
 
 app.add_typer(models_cmd.app, name="models")
@@ -73,3 +73,5 @@ app.add_typer(finetune_cmd.app, name="finetune")
 app.command(name="ask")(turns.ask)
 app.command(name="chat")(turns.chat)
 app.command(name="ingest")(knowledge_cmd.ingest)
+app.command(name="test")(test_cmd.test)
+app.command(name="eval")(eval_cmd.evaluate)

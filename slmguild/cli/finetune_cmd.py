@@ -271,7 +271,7 @@ def _report_table(expert: str, report: EvalReport) -> Table:
     if report.control_before and report.control_after:
         rows.append((f"control ({len(report.control_answers)})", report.control_before, report.control_after))
     for label, before, after in rows:
-        for metric in ("exact", "contains", "rouge_l", "judge"):
+        for metric in ("exact", "contains", "rouge_l", "bleu", "judge"):
             old, new = getattr(before, metric), getattr(after, metric)
             if old is not None and new is not None:
                 table.add_row(label, metric, f"{old:.2f}", f"{new:.2f}", f"{new - old:+.2f}")

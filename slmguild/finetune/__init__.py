@@ -5,7 +5,7 @@
   serving model's chat template, loss on answers only (needs `slmguild[finetune]`);
 - `export`: the GGUF LoRA llama.cpp loads, and an Ollama Modelfile;
 - `publish`: an expert's adapter files, and registering an adapter in the guild file;
-- `evaluate`: before/after scores on held-out and control questions.
+- `evaluate`: before/after scores on held-out and control questions (`slmguild.evaluation`'s metrics).
 
 Only `training` (and `export`, which reads the trained tensors) need torch; it is
 imported when they run.
@@ -20,7 +20,7 @@ from slmguild.finetune.datasets import (
     synthesize,
     write_examples,
 )
-from slmguild.finetune.evaluate import EvalReport, Scores, evaluate, rouge_l, score
+from slmguild.finetune.evaluate import EvalReport, evaluate
 from slmguild.finetune.export import ExportError, export_gguf_lora, write_modelfile
 from slmguild.finetune.publish import (
     AdapterFiles,
@@ -37,7 +37,6 @@ __all__ = [
     "Example",
     "ExportError",
     "FinetuneError",
-    "Scores",
     "TrainResult",
     "TrainSettings",
     "assign_splits",
@@ -47,8 +46,6 @@ __all__ = [
     "export_gguf_lora",
     "load_examples",
     "register_adapter",
-    "rouge_l",
-    "score",
     "serving_base",
     "synthesize",
     "train",

@@ -9,25 +9,43 @@ from __future__ import annotations
 
 import contextvars
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
-from functools import cached_property
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from slmguild.agents import Expert
 from slmguild.concurrency import relay
-from slmguild.config import ExpertConfig, FallbackConfig, GuildConfig, load_config
+from slmguild.config import (
+    ExpertConfig,
+    FallbackConfig,
+    GuildConfig,
+    ModelSpec,
+    load_config,
+)
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase
 from slmguild.orchestrator.events import Done, Event, Reply
-from slmguild.orchestrator.graph import ESCALATION, EVENTS, FALLBACK, Request, build_graph
+from slmguild.orchestrator.graph import (
+    ESCALATION,
+    EVENTS,
+    FALLBACK,
+    Request,
+    build_graph,
+)
 from slmguild.orchestrator.planner import LLMPlanner, Plan, split_by_clauses
-from slmguild.orchestrator.routers import CascadeRouter, EmbeddingRouter, LLMRouter, Router
+from slmguild.orchestrator.routers import (
+    CascadeRouter,
+    EmbeddingRouter,
+    LLMRouter,
+    Router,
+)
 from slmguild.orchestrator.sessions import open_checkpointer, session_ids
 from slmguild.serving import chat_model
 from slmguild.tools import ToolExecutor, ToolRegistry
@@ -38,11 +56,18 @@ MAX_MESSAGE_CHARS = 6000  # ~1.5k tokens: longer messages are cut (with a notice
 _TURNS = ThreadPoolExecutor(thread_name_prefix="slmguild-turn")
 
 
+ModelFactory = Callable[[str, ModelSpec], BaseChatModel]
+"""Builds the chat model of a role: an expert's name, `fallback`, `escalation`, `router`
+(the cascade's tie-breaker or the LLM router) or `planner`; given the role's model spec."""
+
+
 class Guild:
     """A guild of experts built from a `GuildConfig`.
 
     Building it is cheap: models, the router's embeddings and the session store load
     on the first request that needs them. One guild serves many sessions at once.
+    `models` replaces how each role's chat model is made (tests script them; see
+    `slmguild.testing`); by default it is the model its spec names, on its backend.
     """
 
     def __init__(
@@ -51,8 +76,10 @@ class Guild:
         *,
         knowledge: KnowledgeBase | None = None,
         checkpointer: BaseCheckpointSaver | None = None,
+        models: ModelFactory | None = None,
     ) -> None:
         self.config = config
+        self.models: ModelFactory = models or (lambda _role, spec: chat_model(spec, config.engine))
         self.knowledge = knowledge or KnowledgeBase(config)
         self.tools = ToolRegistry.from_toolboxes(config.toolboxes)
         self.experts: dict[str, Expert] = {
@@ -66,7 +93,7 @@ class Guild:
                 name=ESCALATION,
                 description="The larger model for what no small model should answer.",
                 system_prompt=config.fallback.system_prompt,
-                model=chat_model(spec, config.engine),
+                model=self.models(ESCALATION, spec),
                 spec=spec,
             )
         if checkpointer is not None:
@@ -101,7 +128,7 @@ class Guild:
             name=name,
             description=expert.description,
             system_prompt=expert.system_prompt,
-            model=chat_model(spec, self.config.engine),
+            model=self.models(name, spec),
             spec=spec,
             tools=tools,
             knowledge=self.knowledge.retriever(name),
@@ -145,7 +172,7 @@ class Guild:
         """The router the guild file asks for (`routing.router`, cascade by default)."""
         routing = self.config.routing
         descriptions = {name: expert.description for name, expert in self.config.experts.items()}
-        llm = LLMRouter(chat_model(self.config.defaults, self.config.engine), descriptions)
+        llm = LLMRouter(self.models("router", self.config.defaults), descriptions)
         if routing.router == "llm":
             return llm
         if routing.router == "embedding":
@@ -181,7 +208,7 @@ class Guild:
     def llm_planner(self) -> LLMPlanner:
         """The model that splits multi-expert requests when `routing.planner` is `llm`."""
         descriptions = {name: expert.description for name, expert in self.config.experts.items()}
-        return LLMPlanner(chat_model(self.config.defaults, self.config.engine), descriptions)
+        return LLMPlanner(self.models("planner", self.config.defaults), descriptions)
 
     def _plan(self, message: str) -> Plan | None:
         if self.config.routing.planner == "llm":
@@ -302,6 +329,7 @@ class Guild:
         return {"message": message[:MAX_MESSAGE_CHARS], "expert": expert, "escalate": escalate}
 
 
-def load_guild(path: str | Path) -> Guild:
-    """Read, validate and build the guild described by the YAML file at `path`."""
-    return Guild(load_config(path))
+def load_guild(path: str | Path, **options: Any) -> Guild:
+    """Read, validate and build the guild described by the YAML file at `path`
+    (`options` as for `Guild`: `knowledge`, `checkpointer`, `models`)."""
+    return Guild(load_config(path), **options)

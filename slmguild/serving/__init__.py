@@ -24,6 +24,7 @@ from slmguild.serving import ollama_backend, openai_backend
 from slmguild.serving.catalog import gguf_path
 from slmguild.serving.embedded import EmbeddedChatModel, EmbeddedEmbeddings
 from slmguild.serving.engine import EmbeddedEngine, EngineError, engine_for
+from slmguild.serving.gate import RequestGate
 
 __all__ = [
     "EmbeddedChatModel",
@@ -45,18 +46,25 @@ def embedded_engine(spec: ModelSpec, engine: EngineConfig | None = None) -> Embe
 
 
 def chat_model(spec: ModelSpec, engine: EngineConfig | None = None) -> BaseChatModel:
-    """A chat model for `spec`; `engine` configures the embedded engine when it is used."""
+    """A chat model for `spec`; `engine` configures the embedded engine when it is used.
+
+    Its requests pass the `gate`: switched off in tests unless they ask for real models.
+    """
+    model: BaseChatModel
     if spec.backend == "ollama":
-        return ollama_backend.chat_model(spec)
-    if spec.backend == "openai":
-        return openai_backend.chat_model(spec)
-    return EmbeddedChatModel(
-        engine=embedded_engine(spec, engine),
-        adapter=spec.adapter,
-        adapter_scale=spec.adapter_scale,
-        adapter_base=spec.adapter_base,
-        generation=spec.generation or Generation(),
-    )
+        model = ollama_backend.chat_model(spec)
+    elif spec.backend == "openai":
+        model = openai_backend.chat_model(spec)
+    else:
+        model = EmbeddedChatModel(
+            engine=embedded_engine(spec, engine),
+            adapter=spec.adapter,
+            adapter_scale=spec.adapter_scale,
+            adapter_base=spec.adapter_base,
+            generation=spec.generation or Generation(),
+        )
+    model.callbacks = [*(model.callbacks or []), RequestGate(f"{spec.backend}:{spec.name}")]
+    return model
 
 
 def embeddings(spec: ModelSpec, engine: EngineConfig | None = None) -> Embeddings:

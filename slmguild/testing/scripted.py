@@ -25,7 +25,7 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
     request's messages and options (`response_format`, `tools`) returning either. Every
     request is kept in `requests` for assertions. A request after the script ran out
     fails the test, and so does a script left unused: call `assert_all_used()` or use
-    the model as a context manager.
+    the model as a context manager. `name` (optional) names it in those failures.
 
         with ScriptedModel(replies=['{"action": "answer"}', "Use the portal."]) as model:
             ...
@@ -33,6 +33,10 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
 
     replies: list[Any] = Field(default_factory=list)
     requests: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def _label(self) -> str:
+        return f"ScriptedModel '{self.name}'" if self.name else "ScriptedModel"
 
     @property
     def _llm_type(self) -> str:
@@ -43,7 +47,7 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
         if not self.replies:
             last = messages[-1].text if messages else ""
             raise AssertionError(
-                f"ScriptedModel has no reply left for request {len(self.requests)} "
+                f"{self._label} has no reply left for request {len(self.requests)} "
                 f"(last message: {last[:120]!r})"
             )
         reply = self.replies.pop(0)
@@ -79,7 +83,7 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
     def assert_all_used(self) -> None:
         """Fail if some scripted replies were never requested."""
         if self.replies:
-            raise AssertionError(f"ScriptedModel: {len(self.replies)} scripted replies were never used")
+            raise AssertionError(f"{self._label}: {len(self.replies)} scripted replies were never used")
 
     def __enter__(self) -> ScriptedModel:
         return self

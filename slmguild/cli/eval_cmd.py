@@ -1,0 +1,121 @@
+"""`slmguild eval`: routing accuracy, retrieval recall@k/MRR and answer quality, as a table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from slmguild.cli.app import stderr
+from slmguild.cli.turns import GuildOption
+from slmguild.errors import ConfigError, SlmguildError
+from slmguild.evaluation import (
+    Judge,
+    answer_quality,
+    labelled_rows,
+    reference_rows,
+    retrieval_quality,
+    routing_accuracy,
+    sourced_rows,
+)
+from slmguild.evaluation.data import read_jsonl
+from slmguild.orchestrator import load_guild
+from slmguild.serving import chat_model
+
+console = Console(highlight=False)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def evaluate(
+    guild: GuildOption = Path("guild.yaml"),
+    routing: Annotated[
+        Path | None, typer.Option(help='Labelled requests, JSON lines {"text": ..., "expert": NAME or null}.')
+    ] = None,
+    retrieval: Annotated[
+        Path | None, typer.Option(help='Questions, JSON lines {"question": ..., "expert": ..., "source": PATH}.')
+    ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help='Questions with reference answers, JSON lines {"question": ..., "answer": ...}; '
+                          "asked end to end, on the guild's models."),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="Retrieval: chunks searched per question (recall@k).")] = 5,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Answers: ask only the first N questions (each is a model turn).")
+    ] = None,
+    judge: Annotated[bool, typer.Option(help="Answers: also rate them 1-5 with the guild's escalation model.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON instead of a table.")] = False,
+) -> None:
+    """Measure a guild on labelled data: routing accuracy, retrieval recall@1/recall@k/MRR,
+    and answer quality (exact, contains the key facts, ROUGE-L, BLEU, optional judge)."""
+    if routing is None and retrieval is None and answers is None:
+        raise SlmguildError("nothing to evaluate: give --routing, --retrieval and/or --answers (JSON lines files)")
+    loaded = load_guild(guild)
+    figures: dict[str, Any] = {"guild": loaded.name}
+    if routing is not None:
+        rows = labelled_rows(read_jsonl(routing, ["text"]))
+        with _progress("routing") as progress:
+            report = routing_accuracy(loaded.router, rows, progress=progress)
+        per_label = {label: {"correct": c, "total": t} for label, (c, t) in report.per_label.items()}
+        figures["routing"] = {"file": str(routing), "total": report.total, "accuracy": report.accuracy,
+                              "per_label": per_label, "p50_ms": report.p50_ms}
+    if retrieval is not None:
+        rows = sourced_rows(read_jsonl(retrieval, ["question", "expert", "source"]))
+        with _progress("retrieval") as progress:
+            figures["retrieval"] = {"file": str(retrieval),
+                                    **asdict(retrieval_quality(loaded.knowledge, rows, k=k, progress=progress))}
+    if answers is not None:
+        rater = None
+        if judge:
+            if loaded.config.escalation is None:
+                raise ConfigError(f"{guild}: --judge needs an escalation model (escalation:) to rate answers")
+            rater = Judge(chat_model(loaded.config.escalation.merged_over(loaded.config.defaults),
+                                     loaded.config.engine))
+        pairs = reference_rows(read_jsonl(answers, ["question", "answer"]))[:limit]
+        with _progress("answers") as progress:
+            quality = answer_quality(loaded, pairs, judge=rater, progress=progress)
+        figures["answers"] = {"file": str(answers), "total": len(pairs), **asdict(quality.scores)}
+    if as_json:
+        print(json.dumps(figures, indent=2))
+    else:
+        console.print(_table(figures))
+
+
+def _table(figures: dict[str, Any]) -> Table:
+    table = Table(title=f"{figures['guild']}: evaluation")
+    for column in ("measure", "metric", "value", "n"):
+        table.add_column(column, justify="right" if column in ("value", "n") else "left")
+    if routing := figures.get("routing"):
+        table.add_row("routing", "accuracy", f"{routing['accuracy']:.3f}", str(routing["total"]))
+        for label, counts in routing["per_label"].items():
+            table.add_row("", f"  {label}", f"{counts['correct'] / counts['total']:.3f}", str(counts["total"]))
+        table.add_row("", "p50 latency (ms)", f"{routing['p50_ms']:.1f}", "")
+    if retrieval := figures.get("retrieval"):
+        for metric, key in (("recall@1", "recall_at_1"), (f"recall@{retrieval['k']}", "recall_at_k"), ("MRR", "mrr")):
+            table.add_row("retrieval", metric, f"{retrieval[key]:.3f}", str(retrieval["total"]))
+    if answers := figures.get("answers"):
+        for metric in ("exact", "contains", "rouge_l", "bleu", "judge"):
+            if answers[metric] is not None:
+                table.add_row("answers", metric, f"{answers[metric]:.3f}", str(answers["total"]))
+    return table
