@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from typer.testing import CliRunner
 
+from slmguild.cli import app
 from slmguild.config import load_config
 from slmguild.evaluation import (
     Judge,
@@ -89,3 +91,35 @@ def test_retrieval_quality_ranks_the_source_among_documents(ingested_example):
     report = retrieval_quality(base, rows, k=3)
     assert report.total == 2 and report.recall_at_1 == 0.5 and report.recall_at_k == 0.5
     assert report.mrr == 0.5
+
+
+def test_slmguild_eval_prints_json_figures_and_names_a_bad_line(ingested_example, tmp_path):
+    routing = tmp_path / "routing.jsonl"
+    routing.write_text('{"text": "How do I reset my VPN password?", "expert": "it"}\n'
+                       '{"text": "Write me a poem about the sea", "expert": null}\n', encoding="utf-8")
+    retrieval = tmp_path / "retrieval.jsonl"
+    retrieval.write_text('{"question": "How do I reset my VPN password?", "expert": "it", '
+                         '"source": "docs/it/vpn-password-reset.md"}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", "-g", str(ingested_example), "--routing", str(routing),
+                                      "--retrieval", str(retrieval), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["routing"]["accuracy"] == 1.0 and figures["routing"]["per_label"]["(nobody)"]["total"] == 1
+    assert figures["retrieval"]["recall_at_1"] == 1.0 and figures["retrieval"]["k"] == 5
+
+    routing.write_text('{"text": "fine"}\n{"txt": "typo"}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", "-g", str(ingested_example), "--routing", str(routing)])
+    assert result.exit_code == 2
+    assert "routing.jsonl:2: each line is an object with text (missing: text)" in result.output
+
+
+@pytest.mark.integration
+def test_slmguild_eval_scores_the_guilds_answers_end_to_end(ingested_example):
+    questions = ingested_example.parent / "retrieval_questions.jsonl"
+    result = CliRunner().invoke(app, ["eval", "-g", str(ingested_example), "--answers", str(questions),
+                                      "--limit", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)["answers"]
+    assert answers["total"] == 2 and answers["judge"] is None
+    assert all(0 <= answers[metric] <= 1 for metric in ("exact", "contains", "rouge_l"))
+    assert 0 <= answers["bleu"] <= 100
