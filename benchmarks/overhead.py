@@ -19,10 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import slmguild
-from slmguild.testing import ScriptedModel
+from model_free import model_free_guild
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "How do I reset my VPN password?",
     "How many days of annual leave do I get?",
@@ -30,7 +28,6 @@ QUESTIONS = [
     "My laptop screen is broken",
 ]
 CONVERSATION_TURNS = 20  # saved sessions are conversations of this many turns
-REPLY = "Use the self-service portal and approve the prompt on your phone, then connect again."
 
 
 def main() -> None:
@@ -38,13 +35,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        config = slmguild.load_config(ROOT / "examples/acme/guild.yaml")
-        config.sessions.store = str(Path(scratch) / "sessions.sqlite")
-        for expert in config.experts.values():
-            expert.knowledge.sources, expert.tools = [], []  # model-free: no retrieval, no tool phase
-        guild = slmguild.Guild(config)
-        for name in [*guild.experts, "fallback"]:
-            guild.expert(name).model = ScriptedModel(replies=[REPLY] * (args.turns * 4 + 10))
+        guild = model_free_guild(Path(scratch) / "sessions.sqlite", replies=args.turns * 5 + 10)
         guild.run(QUESTIONS[0])  # load the embedder and the exemplars' centroids once
         times: dict[str, list[float]] = {}
         for turn in range(args.turns):  # interleaved, so that noise hits every case alike

@@ -90,7 +90,7 @@ def main() -> None:
             if delta.get("content"):
                 on_token(delta["content"])
 
-        server.handle_chat_completions({**request, "stream": True}, callback)
+        engine.server.handle_chat_completions({**request, "stream": True}, callback)
 
     def through_slmguild(on_token: Callable[[str], None]) -> None:
         for event in guild.stream(PROMPT, expert="it"):

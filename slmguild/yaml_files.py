@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from slmguild.errors import SlmguildError
 
@@ -35,6 +35,8 @@ def read_yaml(path: Path, error: type[SlmguildError], what: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise error(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from None
+    except YAMLError as exc:  # e.g. a control character the reader refuses, no mark
+        raise error(f"{path}: invalid YAML: {exc}") from None
 
 
 def validate_yaml(

@@ -55,8 +55,8 @@ def load_examples(path: Path) -> list[Example]:
     """Every example of a JSON-lines file, in any accepted format; `DatasetError` on a bad line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the dataset: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the dataset: {getattr(exc, 'strerror', None) or exc}") from None
     examples = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
