@@ -81,6 +81,10 @@ class ModelSpec(_Strict):
     api_key_env: str | None = Field(
         None, description="Name of the environment variable that holds the API key"
     )
+    timeout_s: float = Field(
+        120, gt=0, description="ollama/openai: seconds a server may take to answer one request "
+        "(the openai backend makes up to 3 attempts, with backoff)"
+    )
     generation: Generation | None = None
 
     @field_validator("name", "adapter")

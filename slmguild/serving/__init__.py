@@ -120,7 +120,15 @@ def _translate(spec: ModelSpec, exc: Exception) -> Exception | None:
     # Only client libraries already imported can have raised: look them up, never import.
     url = server_url(spec)
     openai, ollama, httpx = (sys.modules.get(name) for name in ("openai", "ollama", "httpx"))
+    attempts = f"{1 + openai_backend.RETRIES} attempts"
     if openai is not None:
+        if isinstance(exc, openai.APITimeoutError):  # before its base class, APIConnectionError
+            return BackendUnavailable(
+                f"the OpenAI-compatible server at {url} did not answer within {spec.timeout_s:g} s "
+                f"({attempts}); raise `timeout_s` in the guild file if it is just slow"
+            )
+        if isinstance(exc, openai.APIConnectionError) and (broken := _broken_stream(exc)):
+            return _broke_mid_answer(spec, broken)
         if isinstance(exc, openai.APIConnectionError):
             return BackendUnavailable(
                 f"cannot reach the OpenAI-compatible server at {url}: is it running? "
@@ -132,14 +140,43 @@ def _translate(spec: ModelSpec, exc: Exception) -> Exception | None:
             return BackendUnavailable(
                 f"the server at {url} rejected the API key (from ${spec.api_key_env})"
             )
-    if ollama is not None and isinstance(exc, ollama.ResponseError) and exc.status_code == 404:
-        tag = ollama_backend.model_tag(spec)
-        return ModelUnavailable(
-            f"the Ollama server at {url} has no model '{tag}': run `ollama pull {tag}`"
-        )
+        if isinstance(exc, openai.InternalServerError):
+            return BackendUnavailable(
+                f"the OpenAI-compatible server at {url} failed (HTTP {exc.status_code}, {attempts}): "
+                f"{_first_line(exc)}"
+            )
+    if ollama is not None and isinstance(exc, ollama.ResponseError):
+        if exc.status_code == 404:
+            tag = ollama_backend.model_tag(spec)
+            return ModelUnavailable(
+                f"the Ollama server at {url} has no model '{tag}': run `ollama pull {tag}`"
+            )
+        if exc.status_code >= 500:
+            return BackendUnavailable(f"the Ollama server at {url} failed (HTTP {exc.status_code}): {exc.error}")
+    if httpx is not None and isinstance(exc, httpx.TimeoutException):
+        return BackendUnavailable(f"the {spec.backend} server at {url} did not answer within {spec.timeout_s:g} s")
+    if broken := _broken_stream(exc):
+        return _broke_mid_answer(spec, broken)
     if httpx is not None and isinstance(exc, httpx.TransportError):
         return BackendUnavailable(f"cannot reach the {spec.backend} server at {url}: {exc}")
     return None
+
+
+def _broken_stream(exc: BaseException | None) -> BaseException | None:
+    """The transport error under `exc` if an answer was cut off. Clients wrap it (the
+    openai client twice) and use httpx or its fork httpx2: matched by name, not class."""
+    while exc is not None:
+        if type(exc).__name__ in ("RemoteProtocolError", "ReadError"):
+            return exc
+        exc = exc.__cause__
+    return None
+
+
+def _broke_mid_answer(spec: ModelSpec, exc: BaseException) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"the {spec.backend} server at {server_url(spec)} broke the connection in the middle of an "
+        f"answer ({_first_line(exc)}); the turn was not saved: ask again once the server is back"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

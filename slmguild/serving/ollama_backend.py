@@ -45,6 +45,7 @@ def chat_model(spec: ModelSpec) -> BaseChatModel:
         seed=g.seed,
         stop=g.stop or None,
         repeat_penalty=g.repeat_penalty,
+        client_kwargs={"timeout": spec.timeout_s},
     )
 
 

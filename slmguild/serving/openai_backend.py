@@ -18,6 +18,7 @@ from slmguild.config import Generation, ModelSpec
 from slmguild.errors import BackendUnavailable, ConfigError, ModelUnavailable, require
 
 DEFAULT_URL = "http://localhost:8080/v1"
+RETRIES = 2  # after a 5xx, a timeout or a refused connection; the client backs off exponentially
 
 
 def server_url(spec: ModelSpec) -> str:
@@ -58,7 +59,8 @@ def chat_model(spec: ModelSpec) -> BaseChatModel:
         stop=g.stop or None,
         extra_body=extra_body or None,
         stream_usage=True,
-        max_retries=2,
+        max_retries=RETRIES,
+        timeout=spec.timeout_s,
     )
 
 
