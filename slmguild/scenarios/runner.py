@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 
-from slmguild.config import GuildConfig, ModelSpec, load_config
+from slmguild.config import Generation, GuildConfig, ModelSpec, load_config
 from slmguild.errors import SlmguildError
 from slmguild.evaluation import Judge
 from slmguild.knowledge import KnowledgeBase
@@ -130,6 +130,8 @@ class ScenarioRunner:
 
     def _run_sessions(self, scenario: Scenario, mode: Mode, result: ScenarioResult) -> None:
         config = load_config(scenario.guild_path, scenario.guild_overrides)
+        if mode == "real":
+            config = _reproducible(config)
         knowledge = self.knowledge(scenario.guild_path, config, scenario.guild_overrides)
         roles = ScriptedRoles() if mode == "scripted" else None
         guild = Guild(config, knowledge=knowledge, checkpointer=InMemorySaver(),
@@ -169,6 +171,16 @@ class ScenarioRunner:
         else:
             spec = config.defaults
         return chat_model(spec, config.engine)
+
+
+def _reproducible(config: GuildConfig) -> GuildConfig:
+    """`config` with a fixed sampling seed where it sets none, so that a real-mode run
+    gives the same answers each time (on the same build of the engine)."""
+    generation = config.defaults.generation or Generation()
+    if generation.seed is not None:
+        return config
+    defaults = config.defaults.model_copy(update={"generation": generation.model_copy(update={"seed": 0})})
+    return config.model_copy(update={"defaults": defaults})
 
 
 def _has_sources(config: GuildConfig) -> bool:
