@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from slmguild.serving.engine import EmbeddedEngine
+from tests.loopback import LoopbackServer, QuietHandler
 
 
-class OllamaLikeServer:
+class OllamaLikeServer(LoopbackServer):
     """Serve `engine` under the Ollama tag `tag` on a free loopback port."""
 
     def __init__(self, engine: EmbeddedEngine, tag: str = "smollm2:135m") -> None:
@@ -26,21 +26,11 @@ class OllamaLikeServer:
         self.models: dict[str, dict[str, Any]] = {tag: {"from": None}}
         self.blobs: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, body) as received
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(_handler_for(self))
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> OllamaLikeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return self.root
 
 
 def _now() -> str:
@@ -66,11 +56,8 @@ def _engine_request(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:  # keep test output quiet
-            pass
 
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -9,39 +9,31 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 WORDS = ["Recov", "ered", "."]
 
 
-class FaultyServer:
+class FaultyServer(LoopbackServer):
+    """Answers each chat request with the next behaviour of `script`, counting requests."""
+
     def __init__(self, script: list[str], hang_s: float = 5.0) -> None:
         self.script = list(script)
         self.hang_s = hang_s
         self.requests = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(_handler_for(self))
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self.root}/v1"
 
     def next_behaviour(self) -> str:
         self.requests += 1
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
-
-    def __enter__(self) -> FaultyServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 def _chunk(content: str, finish: str | None = None) -> bytes:
@@ -51,11 +43,8 @@ def _chunk(content: str, finish: str | None = None) -> bytes:
 
 
 def _handler_for(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # chunked streams: a dropped connection is visibly incomplete
-
-        def log_message(self, *args: Any) -> None:  # quiet
-            pass
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
