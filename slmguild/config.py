@@ -355,9 +355,13 @@ class GuildConfig(_Strict):
         ]
 
     def model_for(self, expert: str) -> ModelSpec:
-        """The complete model spec of an expert (or `fallback`), defaults filled in."""
+        """The complete model spec of an expert (or `fallback`, or `escalation`), defaults filled in."""
         if expert == "fallback":
             own = self.fallback.model
+        elif expert == "escalation":
+            if self.escalation is None:
+                raise ConfigError("this guild has no escalation model: add `escalation:` to the guild file")
+            own = self.escalation
         else:
             own = self.experts[expert].model
         return own.merged_over(self.defaults)

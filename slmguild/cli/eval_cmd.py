@@ -34,7 +34,6 @@ from slmguild.evaluation import (
 )
 from slmguild.evaluation.data import read_jsonl
 from slmguild.orchestrator import load_guild
-from slmguild.serving import chat_model
 
 console = Console(highlight=False)
 
@@ -90,8 +89,7 @@ def evaluate(
         if judge:
             if loaded.config.escalation is None:
                 raise ConfigError(f"{guild}: --judge needs an escalation model (escalation:) to rate answers")
-            rater = Judge(chat_model(loaded.config.escalation.merged_over(loaded.config.defaults),
-                                     loaded.config.engine))
+            rater = Judge(loaded.expert("escalation").model)  # the guild built it already
         pairs = reference_rows(read_jsonl(answers, ["question", "answer"]))[:limit]
         with _progress("answers") as progress:
             quality = answer_quality(loaded, pairs, judge=rater, progress=progress)

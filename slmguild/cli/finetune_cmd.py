@@ -249,7 +249,7 @@ def eval_command(
     before_spec = after_spec.model_copy(update={"adapter": None, "adapter_base": None})
     if judge and config.escalation is None:
         raise ConfigError(f"{guild}: --judge needs an escalation model (escalation:) to rate answers")
-    rater = chat_model(config.escalation) if judge and config.escalation else None
+    rater = chat_model(config.model_for("escalation"), config.engine) if judge else None
     with Progress(console=console) as bar:
         task = bar.add_task(f"{expert}: answering", total=None)
         report = evaluate(

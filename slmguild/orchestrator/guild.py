@@ -88,7 +88,7 @@ class Guild:
         self.fallback = self._build_expert(FALLBACK, config.fallback)
         self.escalation: Expert | None = None
         if config.escalation is not None:
-            spec = config.escalation.merged_over(config.defaults)
+            spec = config.model_for(ESCALATION)
             self.escalation = Expert(
                 name=ESCALATION,
                 description="The larger model for what no small model should answer.",

@@ -27,7 +27,6 @@ from slmguild.knowledge import KnowledgeBase
 from slmguild.orchestrator import Done, Guild, Planned, Reply, Routed
 from slmguild.scenarios.checks import check_turn
 from slmguild.scenarios.spec import Mode, Scenario, ScenarioError, ToolCallReply, Turn
-from slmguild.serving import chat_model
 from slmguild.testing import ScriptedModel
 from slmguild.testing.steps import expert_replies
 
@@ -136,9 +135,10 @@ class ScenarioRunner:
         roles = ScriptedRoles() if mode == "scripted" else None
         guild = Guild(config, knowledge=knowledge, checkpointer=InMemorySaver(),
                       models=roles.model if roles else None)
-        @cache  # built on the first `judge` expectation, if any
+
+        @cache  # built on the first `judge` expectation, if any (scripted mode: the judge's script)
         def judge() -> Judge:
-            return Judge(roles.model("judge") if roles else self._judge_model(scenario, config))
+            return Judge(guild.models("judge", _judge_spec(scenario, config)))
 
         for s, session in enumerate(scenario.sessions):
             session_id = session.name or f"{scenario.name}-{s + 1}"
@@ -162,15 +162,12 @@ class ScenarioRunner:
             self._knowledge[key] = prepared_knowledge(config)
         return self._knowledge[key]
 
-    @staticmethod
-    def _judge_model(scenario: Scenario, config: GuildConfig) -> BaseChatModel:
-        if scenario.judge_model is not None:
-            spec = scenario.judge_model.merged_over(config.defaults)
-        elif config.escalation is not None:
-            spec = config.escalation.merged_over(config.defaults)
-        else:
-            spec = config.defaults
-        return chat_model(spec, config.engine)
+
+def _judge_spec(scenario: Scenario, config: GuildConfig) -> ModelSpec:
+    """The scenario's judge model, else the guild's escalation model, else its default one."""
+    if scenario.judge_model is not None:
+        return scenario.judge_model.merged_over(config.defaults)
+    return config.model_for("escalation") if config.escalation is not None else config.defaults
 
 
 def _reproducible(config: GuildConfig) -> GuildConfig:
