@@ -83,7 +83,7 @@ class ModelSpec(_Strict):
     )
     timeout_s: float = Field(
         120, gt=0, description="ollama/openai: seconds a server may take to answer one request "
-        "(the openai backend makes up to 3 attempts, with backoff)"
+        "(up to 3 attempts, with backoff)"
     )
     generation: Generation | None = None
 
@@ -258,6 +258,9 @@ class SessionsConfig(_Strict):
     an SQLite file, or a PostgreSQL URL (`postgresql://...`)."""
 
     store: str = "sqlite"
+    lock_timeout_s: float = Field(
+        10, gt=0, description="SQLite: how long a turn waits for a store that another process is writing"
+    )
 
     @field_validator("store")
     @classmethod

@@ -120,13 +120,15 @@ def _translate(spec: ModelSpec, exc: Exception) -> Exception | None:
     # Only client libraries already imported can have raised: look them up, never import.
     url = server_url(spec)
     openai, ollama, httpx = (sys.modules.get(name) for name in ("openai", "ollama", "httpx"))
-    attempts = f"{1 + openai_backend.RETRIES} attempts"
+    retries = ollama_backend.RETRIES if spec.backend == "ollama" else openai_backend.RETRIES
+    attempts = f"{1 + retries} attempts"
+    timed_out = BackendUnavailable(
+        f"the {spec.backend} server at {url} did not answer within {spec.timeout_s:g} s "
+        f"({attempts}); raise `timeout_s` in the guild file if it is just slow"
+    )
     if openai is not None:
         if isinstance(exc, openai.APITimeoutError):  # before its base class, APIConnectionError
-            return BackendUnavailable(
-                f"the OpenAI-compatible server at {url} did not answer within {spec.timeout_s:g} s "
-                f"({attempts}); raise `timeout_s` in the guild file if it is just slow"
-            )
+            return timed_out
         if isinstance(exc, openai.APIConnectionError) and (broken := _broken_stream(exc)):
             return _broke_mid_answer(spec, broken)
         if isinstance(exc, openai.APIConnectionError):
@@ -152,9 +154,11 @@ def _translate(spec: ModelSpec, exc: Exception) -> Exception | None:
                 f"the Ollama server at {url} has no model '{tag}': run `ollama pull {tag}`"
             )
         if exc.status_code >= 500:
-            return BackendUnavailable(f"the Ollama server at {url} failed (HTTP {exc.status_code}): {exc.error}")
+            return BackendUnavailable(
+                f"the Ollama server at {url} failed (HTTP {exc.status_code}, {attempts}): {exc.error}"
+            )
     if httpx is not None and isinstance(exc, httpx.TimeoutException):
-        return BackendUnavailable(f"the {spec.backend} server at {url} did not answer within {spec.timeout_s:g} s")
+        return timed_out
     if broken := _broken_stream(exc):
         return _broke_mid_answer(spec, broken)
     if httpx is not None and isinstance(exc, httpx.TransportError):

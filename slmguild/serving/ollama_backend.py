@@ -20,6 +20,7 @@ from slmguild.errors import ConfigError, require
 from slmguild.serving.catalog import ollama_tag
 
 DEFAULT_URL = "http://localhost:11434"
+RETRIES = 2  # like the openai client's: after a 5xx, a timeout or a refused connection
 
 
 def server_url(spec: ModelSpec) -> str:
@@ -45,8 +46,26 @@ def chat_model(spec: ModelSpec) -> BaseChatModel:
         seed=g.seed,
         stop=g.stop or None,
         repeat_penalty=g.repeat_penalty,
-        client_kwargs={"timeout": spec.timeout_s},
+        client_kwargs={"timeout": spec.timeout_s, "transport": _retrying_transport()},
     )
+
+
+def _retrying_transport() -> Any:
+    """An httpx transport that retries like the openai client does, with exponential backoff.
+
+    The ollama client itself never retries: one 500 from a busy server would end the turn.
+    A retry happens before any token arrives (a status or a failed connection), so
+    an answer is never streamed twice.
+    """
+    httpx_retries = require("httpx_retries", "ollama")
+    retry = httpx_retries.Retry(
+        total=RETRIES,
+        backoff_factor=0.5,
+        backoff_jitter=0.25,  # the openai client's: each wait is 75-100% of the exponential step
+        allowed_methods=["GET", "POST"],  # chat and embed are POSTs: generation has no side effect
+        status_forcelist=[429, 500, 502, 503, 504],
+    )
+    return httpx_retries.RetryTransport(retry=retry)
 
 
 def embeddings(spec: ModelSpec) -> Embeddings:

@@ -1,8 +1,9 @@
-"""An OpenAI-compatible chat server that fails on purpose, for fault-injection tests.
+"""A model server that fails on purpose, for fault-injection tests: it speaks both the
+OpenAI-compatible API (`/v1/chat/completions`, SSE) and Ollama's (`/api/chat`, JSON lines).
 
-Each request to `/v1/chat/completions` takes the next behaviour of `script` (the last
-one repeats): `ok` answers "Recovered." (streamed or not), `500` fails, `hang` answers
-after `hang_s`, `die` streams two chunks and drops the connection mid-answer.
+Each chat request takes the next behaviour of `script` (the last one repeats): `ok`
+answers "Recovered." (streamed or not), `500` fails, `hang` answers after `hang_s`,
+`die` streams two pieces and drops the connection mid-answer.
 """
 
 from __future__ import annotations
@@ -25,21 +26,61 @@ class FaultyServer(LoopbackServer):
         self.script = list(script)
         self.hang_s = hang_s
         self.requests = 0
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
         super().__init__(_handler_for(self))
 
-    @property
-    def url(self) -> str:
-        return f"{self.root}/v1"
+    def url(self, backend: str) -> str:
+        """The URL a guild's `backend` is given for this server."""
+        return f"{self.root}/v1" if backend == "openai" else self.root
 
     def next_behaviour(self) -> str:
         self.requests += 1
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
 
-def _chunk(content: str, finish: str | None = None) -> bytes:
-    body = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "big",
-            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]}
-    return f"data: {json.dumps(body)}\n\n".encode()
+class OpenAIShapes:
+    """The bodies of OpenAI's chat completions route."""
+
+    stream_type = "text/event-stream"
+
+    @staticmethod
+    def error() -> dict[str, Any]:
+        return {"error": {"message": "model crashed", "type": "server_error"}}
+
+    @staticmethod
+    def chunk(content: str, last: bool = False) -> bytes:
+        body = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "big",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": "stop" if last else None}]}
+        return f"data: {json.dumps(body)}\n\n".encode() + (b"data: [DONE]\n\n" if last else b"")
+
+    @staticmethod
+    def answer(content: str) -> dict[str, Any]:
+        return {"id": "x", "object": "chat.completion", "created": 0, "model": "big",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}}
+
+
+class OllamaShapes:
+    """The bodies of Ollama's `/api/chat` (its API reference)."""
+
+    stream_type = "application/x-ndjson"
+
+    @staticmethod
+    def error() -> dict[str, Any]:
+        return {"error": "model crashed"}
+
+    @staticmethod
+    def answer(content: str, done: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": "big", "created_at": "2026-01-01T00:00:00Z",
+                                "message": {"role": "assistant", "content": content}, "done": done}
+        if done:
+            body |= {"done_reason": "stop", "prompt_eval_count": 1, "eval_count": 3}
+        return body
+
+    @classmethod
+    def chunk(cls, content: str, last: bool = False) -> bytes:
+        return json.dumps(cls.answer(content, done=last)).encode() + b"\n"
 
 
 def _handler_for(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
@@ -48,30 +89,29 @@ def _handler_for(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            shapes = OllamaShapes if self.path == "/api/chat" else OpenAIShapes
+            server.authorizations.append(self.headers.get("Authorization"))
             behaviour = server.next_behaviour()
             if behaviour == "500":
-                self._json(500, {"error": {"message": "model crashed", "type": "server_error"}})
+                self._json(500, shapes.error())
             elif behaviour == "hang":
                 time.sleep(server.hang_s)
-            elif request.get("stream"):
+            elif request.get("stream", shapes is OllamaShapes):  # Ollama streams unless told not to
                 self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Type", shapes.stream_type)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 words = WORDS[:2] if behaviour == "die" else WORDS
                 for word in words:
-                    self._send_chunk(_chunk(word))
+                    self._send_chunk(shapes.chunk(word))
                 if behaviour == "die":  # no final chunk: the connection ends mid-answer
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
-                self._send_chunk(_chunk("", "stop") + b"data: [DONE]\n\n")
+                self._send_chunk(shapes.chunk("", last=True))
                 self.wfile.write(b"0\r\n\r\n")
             else:
-                self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "big",
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": "".join(WORDS)}}],
-                                 "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}})
+                self._json(200, shapes.answer("".join(WORDS)))
 
         def _send_chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
