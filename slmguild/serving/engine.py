@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from slmguild.config import EngineConfig
-from slmguild.errors import ModelUnavailable, SlmguildError
+from slmguild.errors import BackendUnavailable, ModelUnavailable, SlmguildError
 from slmguild.serving.adapters import check_adapter_base
 
 log = logging.getLogger("slmguild.serving")
@@ -137,7 +137,12 @@ class EmbeddedEngine:
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
         """One OpenAI-style chat completion, in-process."""
-        return _checked(self.server.handle_chat_completions({**request, "stream": False}))
+        server = self.server
+        try:
+            response = server.handle_chat_completions({**request, "stream": False})
+        except Exception as exc:  # llama.cpp's server failed, not the request
+            raise self._crashed(server, exc) from None
+        return _checked(response)
 
     def stream_chat(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """OpenAI-style completion chunks as the engine produces them."""
@@ -182,13 +187,24 @@ class EmbeddedEngine:
                 result = server.handle_chat_completions({**request, "stream": True}, on_chunk)
                 if isinstance(result, dict) and "error" in result:
                     put(result)
-            except Exception as exc:
-                put({"error": {"message": str(exc)}})
+            except Exception as exc:  # llama.cpp's server failed, not the request
+                put(self._crashed(server, exc))
             finally:
                 put(_DONE)
 
         threading.Thread(target=produce, name="slmguild-engine-stream", daemon=True).start()
         return stop
+
+    def _crashed(self, server: Any, exc: Exception) -> BackendUnavailable:
+        """Forget a server that failed, so that the next request starts a fresh one."""
+        with self._lock:
+            if self._server is server:
+                self._server = None
+        log.error("the embedded engine for %s failed: %s", self.model_path.name, exc)
+        return BackendUnavailable(
+            f"the embedded engine for {self.model_path.name} failed in the middle of an answer ({exc}); "
+            "the turn was not saved, and the engine restarts on the next request"
+        )
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Mean-pooled embeddings of `texts` from the loaded model."""
@@ -198,6 +214,9 @@ class EmbeddedEngine:
 
 
 def _checked(response: Any) -> dict[str, Any]:
+    """`response`, or the error it carries raised (an exception put by `_generate_beside`)."""
+    if isinstance(response, Exception):
+        raise response
     if isinstance(response, dict) and "error" in response:
         error = response["error"]
         message = error.get("message", error) if isinstance(error, dict) else error
