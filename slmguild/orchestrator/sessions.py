@@ -9,6 +9,8 @@ A turn that a crash interrupts loses only itself: every finished turn is on disk
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -27,21 +29,44 @@ def open_checkpointer(config: SessionsConfig) -> BaseCheckpointSaver:
     if config.store.startswith(("postgres://", "postgresql://")):
         return _postgres(config.store)
     path = home() / "sessions.sqlite" if config.store == "sqlite" else Path(config.store)
-    return _sqlite(path)
+    return _sqlite(path, config.lock_timeout_s)
 
 
-def _sqlite(path: Path) -> BaseCheckpointSaver:
+def _sqlite(path: Path, lock_timeout_s: float) -> BaseCheckpointSaver:
     from langgraph.checkpoint.sqlite import SqliteSaver
+
+    class CheckedSqliteSaver(SqliteSaver):
+        """SqliteSaver whose every statement runs in a transaction that is rolled back
+        when it fails (the library's commits even then, which can keep half of a
+        turn's writes), with the failure raised as a `SessionStoreError`."""
+
+        @contextmanager
+        def cursor(self, transaction: bool = True) -> Iterator[sqlite3.Cursor]:
+            with self.lock:
+                try:
+                    self.setup()
+                    cursor = self.conn.cursor()
+                    try:
+                        yield cursor
+                        if transaction:
+                            self.conn.commit()
+                    finally:
+                        cursor.close()
+                except BaseException as exc:
+                    self.conn.rollback()
+                    if isinstance(exc, sqlite3.DatabaseError):
+                        raise SessionStoreError(_sqlite_problem(path, exc)) from None
+                    raise
 
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # One connection for every thread of this process: SqliteSaver serializes access.
-        connection = sqlite3.connect(path, check_same_thread=False, timeout=10)
+        connection = sqlite3.connect(path, check_same_thread=False, timeout=lock_timeout_s)
         # WAL without a sync per commit: a killed process loses nothing committed (only
         # a power cut could lose the last commits), and a turn costs ~20 ms less.
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        saver = SqliteSaver(connection)
+        saver = CheckedSqliteSaver(connection)
         saver.setup()
     except sqlite3.DatabaseError as exc:
         raise SessionStoreError(_sqlite_problem(path, exc)) from None
@@ -51,8 +76,13 @@ def _sqlite(path: Path) -> BaseCheckpointSaver:
 def _sqlite_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
     if "locked" in str(exc):
         return (
-            f"the session store {path} is locked by another process for too long; "
-            "try again, or give this process its own store (sessions.store)"
+            f"the session store {path} is locked by another process for too long; nothing of this "
+            "turn was saved. Try again, or give this process its own store (sessions.store)"
+        )
+    if isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "I/O" in str(exc)):
+        return (
+            f"cannot write the session store {path} ({exc}): is the disk full? Nothing of this "
+            "turn was saved; the earlier turns are intact"
         )
     return (
         f"the session store {path} cannot be read ({exc}): it is not an SQLite database "
