@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from slmguild.knowledge.chunks import Hit
 
@@ -23,6 +24,25 @@ _SHORT = 3  # words this short ("the", "and", "you") say nothing about where tex
 def source_id(hit: Hit) -> str:
     """The id a chunk is cited by: its document's file name without the suffix."""
     return Path(hit.chunk.source).stem
+
+
+SNIPPET_CHARS = 240
+
+
+def describe_hit(hit: Hit) -> dict[str, Any]:
+    """A hit as traces and the HTTP API show it: its citation id, where it is, how it
+    scored, and the start of its text."""
+    text = " ".join(hit.chunk.text.split())
+    return {
+        "id": source_id(hit),
+        "chunk": hit.chunk.label,
+        "source": hit.chunk.source,
+        "heading": hit.chunk.heading,
+        "score": round(hit.score, 4),
+        "similarity": hit.similarity,
+        "rank": hit.rank,
+        "snippet": text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …",
+    }
 
 
 def context_block(hits: Sequence[Hit]) -> str:

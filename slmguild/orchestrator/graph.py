@@ -27,7 +27,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
 from slmguild.agents import Expert, ExpertEvent, Handoff, Retrieved, ToolCall, ToolResult
-from slmguild.knowledge.citations import source_id
+from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator.events import Escalated, Planned, Routed, Token
 from slmguild.orchestrator.planner import Plan
 
@@ -208,18 +208,7 @@ class TurnRecorder:
         if isinstance(event, Handoff):
             self.handoff = event
         elif isinstance(event, Retrieved):
-            self.retrieved = [
-                {
-                    "id": source_id(hit),
-                    "chunk": hit.chunk.label,
-                    "source": hit.chunk.source,
-                    "heading": hit.chunk.heading,
-                    "score": round(hit.score, 4),
-                    "similarity": hit.similarity,
-                    "rank": hit.rank,
-                }
-                for hit in event.hits
-            ]
+            self.retrieved = [describe_hit(hit) for hit in event.hits]
         elif isinstance(event, ToolResult):
             self.tool_calls.append({**asdict(event.observation), "expert": event.expert})
         elif not isinstance(event, ToolCall):  # a chunk of the answer

@@ -8,9 +8,11 @@ the next turn of that session continues the conversation.
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 from queue import SimpleQueue
@@ -99,6 +101,9 @@ class Guild:
         if checkpointer is not None:
             self.__dict__["checkpointer"] = checkpointer
         self.answered_by: Counter[str] = Counter()  # "local" / "escalated": turns of this process
+        # A session takes one turn at a time: two at once would both start from the same
+        # history, and the one saved last would drop the other.
+        self._session_locks: dict[str, threading.Lock] = {}
 
     def _build_expert(self, name: str, expert: ExpertConfig | FallbackConfig) -> Expert:
         spec = self.config.model_for(name)
@@ -267,9 +272,11 @@ class Guild:
 
         `session` names a saved conversation (created on first use) whose earlier turns
         are the history; without it the turn stands alone, after `history` if given.
+        A session takes one turn at a time: a second turn for it waits for the first.
         """
         request = self._request(message, expert, escalate)
         inputs: dict[str, Any] = {"request": request}
+        one_at_a_time: Any = nullcontext()
         if session is None:
             graph, config, options = self._ephemeral_graph, {}, {}
             inputs["messages"] = list(history)
@@ -277,13 +284,15 @@ class Guild:
             graph, config = self._persistent_graph, {"configurable": {"thread_id": session}}
             # Saved once a turn, when it ends: a turn cut short is the only thing lost.
             options = {"durability": "exit"}
+            one_at_a_time = self._session_locks.setdefault(session, threading.Lock())
         events: SimpleQueue[Any] = SimpleQueue()
         finished = object()
 
         def run_graph() -> dict[str, Any]:
             EVENTS.set(events.put)  # this worker's context: the nodes emit into `events`
             try:
-                return graph.invoke(inputs, config, **options)
+                with one_at_a_time:
+                    return graph.invoke(inputs, config, **options)
             finally:
                 events.put(finished)
 
