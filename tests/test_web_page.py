@@ -1,0 +1,140 @@
+"""The web chat page in a real headless browser, served by the real server with the
+example guild's real model: a question streams its answer with the answering expert's
+badge and a trace that cites the VPN document; the session is listed and comes back on
+a reload; a phone-sized window does not scroll sideways."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+import slmguild
+from slmguild.server.app import create_app
+from tests.browser import browser, require_browser  # noqa: F401  (fixture)
+from tests.http_server import serving
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "How do I reset my VPN password?"
+ANSWER_TIMEOUT_S = 180  # the first request also loads the model and the embedder
+NARROW = (400, 800)
+
+# Installed before the question is sent: the answer's length at each change of the page
+# while the turn is still streaming. More than one length means it arrived in pieces.
+WATCH_STREAMING = """
+window.streamedLengths = [];
+new MutationObserver(() => {
+  const turn = [...document.querySelectorAll("article.turn")].pop();
+  if (turn?.dataset.state !== "streaming") return;
+  const length = turn.querySelector(".answer").textContent.length;
+  if (length) window.streamedLengths.push(length);
+}).observe(document.body, { subtree: true, childList: true, characterData: true });
+"""
+
+# Elements that reach past the right edge of the window, or whose content is wider than
+# they are (and not clipped on purpose, like an ellipsis): either scrolls sideways, the
+# page or a scrolling box inside it, which documentElement.scrollWidth does not see.
+OVERFLOWING = """
+return [...document.querySelectorAll("body *")]
+  .filter((node) => node.getClientRects().length)
+  .filter((node) => {
+    const clipped = ["hidden", "clip"].includes(getComputedStyle(node).overflowX);
+    const wider = node.clientWidth && node.scrollWidth > node.clientWidth + 1;
+    return node.getBoundingClientRect().right > innerWidth + 1 || (wider && !clipped);
+  })
+  .map((node) => node.tagName.toLowerCase() + (node.className ? "." + node.className : ""));
+"""
+
+
+@pytest.fixture(scope="module")
+def site(ingested_example: Path) -> Iterator[str]:
+    """The base URL of the real server, serving the example guild with its knowledge."""
+    require_browser()  # before the guild: no browser, no need for a server
+    with serving(create_app(slmguild.load_guild(ingested_example))) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where screenshots go: $SLMGUILD_ARTIFACTS (CI can keep it), else the test's tmp_path."""
+    folder = Path(os.environ.get("SLMGUILD_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def finished_turn(driver: WebDriver, timeout_s: float = ANSWER_TIMEOUT_S) -> WebElement:
+    """The conversation's last turn, once it is no longer streaming; it must have succeeded."""
+
+    def finished(page: WebDriver) -> WebElement | None:
+        turns = page.find_elements(By.CSS_SELECTOR, "article.turn")
+        if turns and turns[-1].get_attribute("data-state") in ("done", "error"):
+            return turns[-1]
+        return None
+
+    turn = WebDriverWait(driver, timeout_s).until(finished, "the answer never finished")
+    error = turn.find_element(By.CSS_SELECTOR, ".error").get_attribute("textContent")
+    assert turn.get_attribute("data-state") == "done", f"the turn failed: {error}"
+    return turn
+
+
+def source_texts(turn: WebElement) -> list[str]:
+    """The texts of the turn's trace sources, with the trace opened (closed by default)."""
+    trace = turn.find_element(By.CSS_SELECTOR, "details.trace")
+    assert trace.get_attribute("open") is None, "the trace should start closed"
+    trace.find_element(By.CSS_SELECTOR, "summary").click()
+    return [source.text for source in turn.find_elements(By.CSS_SELECTOR, ".trace .source")]
+
+
+def listed_sessions(driver: WebDriver) -> list[WebElement]:
+    """The items of the session list whose title is the question."""
+    items = driver.find_elements(By.CSS_SELECTOR, "#sessions li.session")
+    return [item for item in items if QUESTION in item.text]
+
+
+def screenshot(driver: WebDriver, folder: Path, name: str) -> None:
+    path = folder / name
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+
+
+def test_a_question_streams_an_answer_with_its_expert_and_trace(browser, site, artifacts):  # noqa: F811
+    browser.get(f"{site}/")
+    browser.execute_script(WATCH_STREAMING)
+    browser.find_element(By.CSS_SELECTOR, "#message").send_keys(QUESTION, Keys.ENTER)
+
+    turn = finished_turn(browser)
+    answer = turn.find_element(By.CSS_SELECTOR, ".answer").text
+    assert answer.strip()
+    lengths = browser.execute_script("return window.streamedLengths")
+    assert len(set(lengths)) >= 2, f"the answer did not stream (lengths while streaming: {lengths})"
+    assert turn.find_element(By.CSS_SELECTOR, ".badge").text == "it"
+    sources = source_texts(turn)
+    assert any("vpn" in text.lower() for text in sources), sources
+
+    WebDriverWait(browser, 10).until(listed_sessions, "the session is not in the session list")
+    screenshot(browser, artifacts, "web-page.png")
+
+    # The session id is in the URL: a reload shows the same turn, from the server's history.
+    browser.refresh()
+    saved = finished_turn(browser, timeout_s=10)
+    assert saved.find_element(By.CSS_SELECTOR, ".answer").text == answer
+    assert saved.find_element(By.CSS_SELECTOR, ".badge").text == "it"
+    assert any("vpn" in text.lower() for text in source_texts(saved))
+
+    # A phone-sized window, the trace open: nothing scrolls sideways, the message box is there.
+    browser.set_window_size(*NARROW)
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= NARROW[0], f"the page is {width}px wide in a {NARROW[0]}px window"
+    assert browser.execute_script(OVERFLOWING) == []
+    box = browser.find_element(By.CSS_SELECTOR, "#message")
+    assert box.is_displayed()
+    assert browser.execute_script("return arguments[0].getBoundingClientRect().bottom <= innerHeight", box)
+    screenshot(browser, artifacts, "web-page-narrow.png")
