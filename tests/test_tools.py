@@ -214,11 +214,21 @@ def test_a_tool_that_hangs_times_out():
 
 
 def test_the_step_limit_ends_the_tool_phase():
-    replies = [call("ticket_status", ticket_id="IT-1042")] * 3 + ["Here is what I found."]
+    tickets = ["IT-1042", "IT-1043", "IT-1044"]
+    replies = [call("ticket_status", ticket_id=ticket) for ticket in tickets] + ["Here is what I found."]
     expert, model = make_expert(replies, [ticket_status], max_steps=3)
     with model:
-        events, answer = run(expert)
+        events, answer = run(expert, f"Where are {', '.join(tickets)}?")
     assert len(results(events)) == 3 and answer == "Here is what I found."
+
+
+def test_a_call_repeated_with_the_same_arguments_ends_the_tool_phase():
+    replies = [call("ticket_status", ticket_id="IT-1042")] * 2 + ["It is in progress."]
+    expert, model = make_expert(replies, [ticket_status], max_steps=4)
+    with model:
+        events, answer = run(expert)
+    assert executed == [("ticket_status", {"ticket_id": "IT-1042"})]  # not run again
+    assert len(results(events)) == 1 and answer == "It is in progress."
 
 
 def test_a_tool_off_the_allowlist_is_refused_and_never_runs():

@@ -62,6 +62,13 @@ class _Turn:
         said = [m.text for m in self.history if m.type == "human"] + [self.question]
         return "\n".join(said + [obs.content for obs in self.observations if obs.status == "ok"])
 
+    def already_ran(self, tool: str, arguments: dict[str, Any]) -> bool:
+        """Whether this turn ran `tool` with these `arguments` (successfully or not)."""
+        return any(
+            obs.tool == tool and obs.arguments == arguments and obs.status in ("ok", "error")
+            for obs in self.observations
+        )
+
 
 @dataclass
 class Expert:
@@ -194,6 +201,10 @@ class Expert:
                 if not calls and not problem:
                     if self.tool_calling == "native" and reply.text.strip():
                         turn.canned_answer = reply.text  # a native answer is the answer
+                    return
+                if calls and all(turn.already_ran(name, arguments) for _, name, arguments in calls):
+                    # Small models repeat a call they have the result of (up to max_steps):
+                    # the result is in the conversation already, so answer from it.
                     return
                 messages.append(reply)
                 if not calls:
