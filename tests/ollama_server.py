@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from slmguild.serving.engine import EmbeddedEngine
-from tests.loopback import LoopbackServer, QuietHandler
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 
 class OllamaLikeServer(LoopbackServer):
@@ -56,30 +56,15 @@ def _engine_request(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(LoopbackHandler):
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        def _send_json(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
         def _send_ndjson(self, lines: Any) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-ndjson")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self.start_chunks("application/x-ndjson")
             for line in lines:
-                data = json.dumps(line).encode() + b"\n"
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+                self.send_chunk(json.dumps(line).encode() + b"\n")
+            self.end_chunks()
 
         def do_HEAD(self) -> None:  # noqa: N802  (http.server's naming)
             if self.path.startswith("/api/blobs/"):
@@ -88,21 +73,21 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             else:
-                self._send_json(404, {"error": "not found"})
+                self.send_json(404, {"error": "not found"})
 
         def do_GET(self) -> None:  # noqa: N802
             server.requests.append(("GET", self.path, None))
             if self.path == "/api/tags":
-                self._send_json(200, {"models": [_tag_entry(name) for name in server.models]})
+                self.send_json(200, {"models": [_tag_entry(name) for name in server.models]})
             else:
-                self._send_json(404, {"error": f"unknown route {self.path}"})
+                self.send_json(404, {"error": f"unknown route {self.path}"})
 
         def do_POST(self) -> None:  # noqa: N802
             raw = self._body()
             if self.path.startswith("/api/blobs/"):
                 digest = self.path.rsplit("/", 1)[1]
                 if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
-                    self._send_json(400, {"error": "digest mismatch"})
+                    self.send_json(400, {"error": "digest mismatch"})
                     return
                 server.blobs[digest] = raw
                 server.requests.append(("POST", self.path, len(raw)))
@@ -116,9 +101,9 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
                      "/api/pull": self._pull}
             handler = route.get(self.path)
             if handler is None:
-                self._send_json(404, {"error": f"unknown route {self.path}"})
+                self.send_json(404, {"error": f"unknown route {self.path}"})
             elif body.get("model") not in server.models and self.path not in ("/api/create", "/api/pull"):
-                self._send_json(404, {"error": f"model '{body.get('model')}' not found"})
+                self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
             else:
                 handler(body)
 
@@ -146,7 +131,7 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
                 return
             response = server.engine.chat(request)
             usage = response["usage"]
-            self._send_json(200, {
+            self.send_json(200, {
                 **base,
                 "message": {"role": "assistant", "content": response["choices"][0]["message"]["content"]},
                 "done": True,
@@ -157,7 +142,7 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
 
         def _embed(self, body: dict[str, Any]) -> None:
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-            self._send_json(200, {"model": body["model"], "embeddings": server.engine.embed(texts)})
+            self.send_json(200, {"model": body["model"], "embeddings": server.engine.embed(texts)})
 
         def _pull(self, body: dict[str, Any]) -> None:
             size = 101_000_000
@@ -176,14 +161,14 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
             missing = [digest for digest in blobs if digest not in server.blobs]
             has_base = body.get("from") in server.models or body.get("files")
             if missing or not has_base:
-                self._send_json(400, {"error": f"missing blobs {missing} or base {body.get('from')}"})
+                self.send_json(400, {"error": f"missing blobs {missing} or base {body.get('from')}"})
                 return
             server.models[body["model"]] = body
             statuses = [{"status": "using existing layer"}, {"status": "writing manifest"}, {"status": "success"}]
             if body.get("stream", True):
                 self._send_ndjson(statuses)
             else:
-                self._send_json(200, statuses[-1])
+                self.send_json(200, statuses[-1])
 
     return Handler
 

@@ -335,33 +335,19 @@ def test_a_reranker_reorders_the_fused_candidates_and_keeps_top_k(tmp_path, docs
 
 
 def test_llama_server_reranker_speaks_the_rerank_route():
-    import http.server
-    import threading
-
     from slmguild.knowledge import LlamaServerReranker
+    from tests.loopback import LoopbackHandler, LoopbackServer
 
     seen = []
 
-    class RerankRoute(http.server.BaseHTTPRequestHandler):
+    class RerankRoute(LoopbackHandler):
         def do_POST(self):  # llama-server's documented response: results with index and score
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append((self.path, body))
             results = [{"index": i, "relevance_score": float(len(doc))} for i, doc in enumerate(body["documents"])]
-            payload = json.dumps({"object": "list", "results": results[::-1]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_json(200, {"object": "list", "results": results[::-1]})
 
-        def log_message(self, *args):
-            """Quiet: the test reads the requests from `seen`, not from stderr."""
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), RerankRoute)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        reranker = LlamaServerReranker(f"http://127.0.0.1:{server.server_port}/v1", model="bge")
+    with LoopbackServer(RerankRoute) as server:
+        reranker = LlamaServerReranker(f"{server.root}/v1", model="bge")
         assert reranker.score("q", ["a", "abc", "ab"]) == [1.0, 3.0, 2.0]
-    finally:
-        server.shutdown()
     assert seen == [("/v1/rerank", {"query": "q", "documents": ["a", "abc", "ab"], "model": "bge"})]

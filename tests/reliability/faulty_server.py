@@ -14,7 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.loopback import LoopbackServer, QuietHandler
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 WORDS = ["Recov", "ered", "."]
 
@@ -84,45 +84,28 @@ class OllamaShapes:
 
 
 def _handler_for(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietHandler):
-        protocol_version = "HTTP/1.1"  # chunked streams: a dropped connection is visibly incomplete
-
+    class Handler(LoopbackHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             shapes = OllamaShapes if self.path == "/api/chat" else OpenAIShapes
             server.authorizations.append(self.headers.get("Authorization"))
             behaviour = server.next_behaviour()
             if behaviour == "500":
-                self._json(500, shapes.error())
+                self.send_json(500, shapes.error())
             elif behaviour == "hang":
                 time.sleep(server.hang_s)
             elif request.get("stream", shapes is OllamaShapes):  # Ollama streams unless told not to
-                self.send_response(200)
-                self.send_header("Content-Type", shapes.stream_type)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
+                self.start_chunks(shapes.stream_type)
                 words = WORDS[:2] if behaviour == "die" else WORDS
                 for word in words:
-                    self._send_chunk(shapes.chunk(word))
+                    self.send_chunk(shapes.chunk(word))
                 if behaviour == "die":  # no final chunk: the connection ends mid-answer
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
-                self._send_chunk(shapes.chunk("", last=True))
-                self.wfile.write(b"0\r\n\r\n")
+                self.send_chunk(shapes.chunk("", last=True))
+                self.end_chunks()
             else:
-                self._json(200, shapes.answer("".join(WORDS)))
-
-        def _send_chunk(self, data: bytes) -> None:
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                self.send_json(200, shapes.answer("".join(WORDS)))
 
     return Handler
