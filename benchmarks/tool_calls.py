@@ -3,12 +3,14 @@
 Each prompt of the example guild's labelled set (`examples/acme/tool_prompts.jsonl`:
 prompt, expert, expected tool or null, expected arguments) goes to its expert, whose
 tool phase (choices, retries with feedback, the real tools on a scratch database) runs
-once with constrained decoding and once with the backend's native tool calling,
-alternating, greedy; the answer itself is not generated. Prints a markdown table:
-replies that were valid steps, the first tool that ran and its arguments, tools run on
-prompts that need none, and the tool phase's latency.
+in each mode, one after the other for each prompt, greedy; the answer itself is not
+generated. The modes: constrained decoding where the nearest labelled request decides
+whether to call (`tool_choice: nearest`, the default), constrained decoding where the
+model decides (`tool_choice: model`), and the backend's native tool calling. Prints a
+markdown table: replies that were valid steps, the first tool that ran and its
+arguments, tools run on prompts that need none, and the tool phase's latency.
 
-    python benchmarks/tool_calls.py [--guild examples/acme/guild.yaml] [--limit N]
+    python benchmarks/tool_calls.py [--guild examples/acme/guild.yaml] [--limit N] [--shown K]
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ from slmguild.agents import Expert, ToolResult
 from slmguild.tools import Observation
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("constrained", "native")
+# (label, tool_calling, tool_choice)
+MODES = (
+    ("constrained, nearest decides", "constrained", "nearest"),
+    ("constrained, model decides", "constrained", "model"),
+    ("native", "native", "model"),
+)
 
 
 def same(expected: Any, actual: Any) -> bool:
@@ -58,11 +65,18 @@ def score(case: dict[str, Any], observations: list[Observation]) -> dict[str, An
     }
 
 
+def share(rows: list[dict[str, Any]], key: str) -> str:
+    """`hits/total (percent)` of the rows where `key` is true."""
+    hits = sum(row[key] for row in rows)
+    return f"{hits}/{len(rows)} ({hits / max(len(rows), 1):.0%})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--guild", default=str(ROOT / "examples/acme/guild.yaml"))
     parser.add_argument("--prompts", default=str(ROOT / "examples/acme/tool_prompts.jsonl"))
     parser.add_argument("--limit", type=int, default=0, help="only the first N prompts")
+    parser.add_argument("--shown", type=int, default=None, help="demonstrations shown (default: the guild's)")
     args = parser.parse_args()
     # The tools really run, and create_ticket writes: into a scratch database.
     os.environ["ACME_DB"] = str(Path(tempfile.mkdtemp(prefix="slmguild-bench-")) / "acme.sqlite")
@@ -72,33 +86,32 @@ def main() -> None:
     config = slmguild.load_config(args.guild)
     config.defaults.generation.temperature = 0  # greedy: the figures are reproducible
     guilds = {}
-    for mode in MODES:
+    for mode, tool_calling, tool_choice in MODES:
         for expert in config.experts.values():
-            expert.tool_calling = mode
+            expert.tool_calling, expert.tool_choice = tool_calling, tool_choice
+            if args.shown is not None:
+                expert.demonstrations = args.shown
         guilds[mode] = slmguild.Guild(config.model_copy(deep=True))
 
-    rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode, *_ in MODES}
     for case in cases:
-        for mode in MODES:
+        for mode in rows:
             observations, seconds = asyncio.run(tool_phase(guilds[mode].expert(case["expert"]), case["prompt"]))
             rows[mode].append({**score(case, observations), "seconds": seconds,
                                "needs_tool": case["tool"] is not None})
 
     needing = sum(case["tool"] is not None for case in cases)
     print(f"{len(cases)} prompts ({needing} need a tool, {len(cases) - needing} need none), "
-          f"SmolLM2-135M-Instruct Q4_1 on the embedded engine, greedy, tool phase of each turn\n")
+          f"SmolLM2-135M-Instruct Q4_1 on the embedded engine, greedy, tool phase of each turn, "
+          f"{next(iter(config.experts.values())).demonstrations} demonstrations shown\n")
     print("| tool calling | schema-valid calls | correct tool | correct arguments "
           "| false calls (no-tool prompts) | tool phase p50 | tool phase p95 |")
     print("|---|---|---|---|---|---|---|")
-    for mode in MODES:
-        done = rows[mode]
+    for mode, done in rows.items():
         tool_rows = [row for row in done if row["needs_tool"]]
         free_rows = [row for row in done if not row["needs_tool"]]
         latencies = sorted(row["seconds"] for row in done)
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-
-        def share(part: list, key: str) -> str:
-            return f"{sum(row[key] for row in part)}/{len(part)} ({sum(row[key] for row in part) / max(len(part), 1):.0%})"
 
         calls = sum(row["calls"] for row in done)
         valid = sum(row["valid_calls"] for row in done)

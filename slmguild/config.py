@@ -214,6 +214,18 @@ class ExpertConfig(_Strict):
         description="constrained: JSON-schema decoding (reliable on small models); native: "
         "the backend's tool calling; auto: constrained on the embedded engine, else native",
     )
+    tool_choice: Literal["nearest", "model"] = Field(
+        "nearest",
+        description="Who decides whether to call a tool (constrained calling). nearest: when the "
+        "labelled request most like the user's (a tool's example, or an exemplar: answered "
+        "without a tool) is a tool call, that tool is called and the model fills in its "
+        "arguments; otherwise the model decides. model: the model always decides",
+    )
+    demonstrations: int = Field(
+        4, ge=0, le=64,
+        description="How many labelled requests most like the user's are shown to the model "
+        "as earlier turns before it chooses its step (tools' examples and exemplars)",
+    )
     max_steps: int = Field(4, ge=1, le=32, description="Tool calls per turn, at most")
     max_retries: int = Field(
         2, ge=0, le=10, description="Times an invalid or refused call is retried with the error fed back"

@@ -16,8 +16,8 @@ import slmguild
 from slmguild.agents import Expert, ToolCall, ToolResult
 from slmguild.config import ModelSpec
 from slmguild.orchestrator import Done, Token
-from slmguild.testing import ScriptedModel
-from slmguild.tools import StepParser, ToolExecutor, ToolRegistry
+from slmguild.testing import FakeEmbedder, ScriptedModel
+from slmguild.tools import Demonstrations, StepParser, ToolExecutor, ToolRegistry
 
 executed: list[tuple[str, dict]] = []
 
@@ -129,6 +129,98 @@ def test_step_schema_comes_from_type_hints_and_docstrings():
     described = parser.describe()
     assert "- ticket_status(ticket_id: string): The status of an IT ticket." in described
     assert "summary: What is wrong, in one sentence." in described
+
+
+def test_a_forced_step_schema_has_only_that_tools_call():
+    schema = StepParser([ticket_status, create_ticket]).json_schema(only="create_ticket")
+    (branch,) = schema["anyOf"]
+    assert branch["properties"]["action"] == {"const": "create_ticket"}
+    assert branch["required"] == ["action", "arguments"]
+
+
+# -- demonstrations and who decides to call ----------------------------------------------
+
+
+@slmguild.tool(examples=[("status of ticket IT-1234 please", {"ticket_id": "IT-1234"})])
+def ticket_lookup(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) -> dict:
+    """The status of an IT ticket.
+
+    Args:
+        ticket_id: The ticket's id, like IT-1042.
+    """
+    executed.append(("ticket_lookup", {"ticket_id": ticket_id}))
+    return {"id": ticket_id, "status": "In progress"}
+
+
+ANSWERED = ["how do I reset my vpn password", "where is the printer on the second floor"]
+
+
+def demonstrations(shown: int = 2) -> Demonstrations:
+    return Demonstrations([ticket_lookup], ANSWERED, embedder=FakeEmbedder, shown=shown)
+
+
+def test_the_nearest_labelled_requests_are_shown_most_similar_last():
+    shown = demonstrations(shown=2).for_request("status of my vpn ticket IT-1042 please")
+    assert [item.request for item in shown] == [ANSWERED[0], "status of ticket IT-1234 please"]
+    assert shown[-1].step() == json.dumps({"action": "ticket_lookup", "arguments": {"ticket_id": "IT-1234"}})
+    assert shown[0].step() == ANSWER
+
+
+def test_without_an_embedder_every_labelled_request_is_shown_and_none_decides():
+    plain = Demonstrations([ticket_lookup], ANSWERED)
+    assert sorted(item.request for item in plain.for_request("anything")) == sorted(
+        ["status of ticket IT-1234 please", *ANSWERED]
+    )
+    assert plain.nearest_call("status of ticket IT-1042") is None
+
+
+def test_nearest_call_is_the_tool_of_the_nearest_labelled_request():
+    assert demonstrations().nearest_call("status of my ticket IT-1042") == "ticket_lookup"
+    assert demonstrations().nearest_call("my vpn password needs a reset") is None
+    # Nothing answered without a tool to compare with: every request would be a call.
+    only_calls = Demonstrations([ticket_lookup], [], embedder=FakeEmbedder)
+    assert only_calls.nearest_call("status of my ticket IT-1042") is None
+
+
+def step_schema(request: dict) -> dict:
+    return request["response_format"]["json_schema"]["schema"]
+
+
+def test_when_the_nearest_request_is_a_call_the_model_only_fills_in_its_arguments():
+    expert, model = make_expert([call("ticket_lookup", ticket_id="IT-1042"), ANSWER, "It is in progress."],
+                                [ticket_lookup, create_ticket], demonstrations=demonstrations())
+    with model:
+        events, answer = run(expert, "status of my ticket IT-1042")
+    assert [branch["properties"]["action"]["const"] for branch in step_schema(model.requests[0])["anyOf"]] == [
+        "ticket_lookup"
+    ]
+    assert [m.text for m in model.requests[0]["messages"][1:5]] == [
+        ANSWERED[0], ANSWER, "status of ticket IT-1234 please", call("ticket_lookup", ticket_id="IT-1234")
+    ]
+    assert executed == [("ticket_lookup", {"ticket_id": "IT-1042"})]
+    # After the result the model decides again, with every choice open.
+    assert len(step_schema(model.requests[1])["anyOf"]) == 3
+    assert answer == "It is in progress."
+
+
+def test_with_tool_choice_model_the_model_decides_even_when_the_nearest_request_is_a_call():
+    expert, model = make_expert([ANSWER, "Open the ticket portal."], [ticket_lookup],
+                                demonstrations=demonstrations(), tool_choice="model")
+    with model:
+        _, answer = run(expert, "status of my ticket IT-1042")
+    assert len(step_schema(model.requests[0])["anyOf"]) == 2  # answer, or the tool
+    assert executed == [] and answer == "Open the ticket portal."
+
+
+def test_a_forced_call_with_made_up_values_lets_the_model_answer_instead():
+    made_up = call("ticket_lookup", ticket_id="IT-1234")  # the example's id: the user gave none
+    expert, model = make_expert([made_up, ANSWER, "Which ticket do you mean?"], [ticket_lookup],
+                                demonstrations=demonstrations())
+    with model:
+        _, answer = run(expert, "status of my ticket please")
+    assert len(step_schema(model.requests[0])["anyOf"]) == 1
+    assert len(step_schema(model.requests[1])["anyOf"]) == 2  # the retry may answer
+    assert executed == [] and answer == "Which ticket do you mean?"
 
 
 def test_async_and_sync_tools_both_run():

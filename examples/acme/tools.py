@@ -78,7 +78,18 @@ def _ticket(connection: sqlite3.Connection, ticket_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-@tool(examples=[("Any news on ticket IT-1234?", {"ticket_id": "IT-1234"}), ("is IT-1999 fixed yet", {"ticket_id": "IT-1999"})])
+@tool(
+    examples=[
+        ("Any news on ticket IT-1234?", {"ticket_id": "IT-1234"}),
+        ("is IT-1999 fixed yet", {"ticket_id": "IT-1999"}),
+        ("What's happening with IT-1107?", {"ticket_id": "IT-1107"}),
+        ("Can you look up ticket IT-1290 for me", {"ticket_id": "IT-1290"}),
+        ("i raised IT-1333 last week about my keyboard, any progress?", {"ticket_id": "IT-1333"}),
+        ("Is IT-1502 still open or did someone close it?", {"ticket_id": "IT-1502"}),
+        ("who is working on IT-1418 and what priority does it have", {"ticket_id": "IT-1418"}),
+        ("Check IT-1076 please, the Wi-Fi issue in Berlin", {"ticket_id": "IT-1076"}),
+    ]
+)
 def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) -> dict[str, Any]:
     """Look up the status and priority of an existing IT ticket by its number.
 
@@ -89,7 +100,42 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
         return _ticket(connection, ticket_id)
 
 
-@tool(examples=[("My docking station is dead, please open a ticket.", {"summary": "Docking station is dead", "priority": "normal"}), ("Log an urgent ticket: nobody on our floor has network", {"summary": "No network for the whole floor", "priority": "urgent"})])
+@tool(
+    examples=[
+        (
+            "My docking station is dead, please open a ticket.",
+            {"summary": "Docking station is dead", "priority": "normal"},
+        ),
+        (
+            "Log an urgent ticket: nobody on our floor has network",
+            {"summary": "No network for the whole floor", "priority": "urgent"},
+        ),
+        (
+            "Please create a ticket: my headset microphone stopped working.",
+            {"summary": "Headset microphone stopped working", "priority": "normal"},
+        ),
+        (
+            "Open a high priority ticket, Outlook crashes at start and I can't read any mail",
+            {"summary": "Outlook crashes at start, cannot read mail", "priority": "high"},
+        ),
+        (
+            "can you raise a low priority ticket to get Notepad++ installed",
+            {"summary": "Install Notepad++", "priority": "low"},
+        ),
+        (
+            "I need a ticket for a broken keyboard key, not urgent",
+            {"summary": "Broken keyboard key", "priority": "low"},
+        ),
+        (
+            "File a ticket: the projector in room 2.04 in Lyon shows no image",
+            {"summary": "Projector in room 2.04 in Lyon shows no image", "priority": "normal"},
+        ),
+        (
+            "my laptop was stolen from the train, open an urgent ticket",
+            {"summary": "Laptop stolen on the train", "priority": "urgent"},
+        ),
+    ]
+)
 def create_ticket(
     summary: Annotated[str, Field(min_length=5, max_length=120)],
     priority: Literal["low", "normal", "high", "urgent"] = "normal",
@@ -124,7 +170,18 @@ def create_ticket(
     return ticket
 
 
-@tool(examples=[("How many leave days does E1234 have left?", {"employee_id": "E1234"}), ("holiday balance for E1999 please", {"employee_id": "E1999"})])
+@tool(
+    examples=[
+        ("How many leave days does E1234 have left?", {"employee_id": "E1234"}),
+        ("holiday balance for E1999 please", {"employee_id": "E1999"}),
+        ("How many vacation days do I have left? I'm E1101", {"employee_id": "E1101"}),
+        ("Employee E1230 here, what's my leave balance?", {"employee_id": "E1230"}),
+        ("can you check my remaining holidays, ID E1444", {"employee_id": "E1444"}),
+        ("How many leave days has E1302 taken this year?", {"employee_id": "E1302"}),
+        ("I am E1188. Do I still have days carried over from last year?", {"employee_id": "E1188"}),
+        ("days off left for employee E1275?", {"employee_id": "E1275"}),
+    ]
+)
 def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) -> dict[str, Any]:
     """Look up an employee's annual leave balance for this year: days left, taken and carried over.
 
@@ -148,7 +205,42 @@ def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) ->
     }
 
 
-@tool(examples=[("How many working days from 2026-03-02 to 2026-03-13 in Lyon?", {"start": "2026-03-02", "end": "2026-03-13", "office": "lyon"}), ("business days between 2026-06-01 and 2026-06-30 for Berlin", {"start": "2026-06-01", "end": "2026-06-30", "office": "berlin"})])
+@tool(
+    examples=[
+        (
+            "How many working days from 2026-03-02 to 2026-03-13 in Lyon?",
+            {"start": "2026-03-02", "end": "2026-03-13", "office": "lyon"},
+        ),
+        (
+            "business days between 2026-06-01 and 2026-06-30 for Berlin",
+            {"start": "2026-06-01", "end": "2026-06-30", "office": "berlin"},
+        ),
+        (
+            "How many working days are in the period 2026-09-07 to 2026-09-18 in Berlin?",
+            {"start": "2026-09-07", "end": "2026-09-18", "office": "berlin"},
+        ),
+        (
+            "working days from 2026-11-02 to 2026-11-13, Montreal office",
+            {"start": "2026-11-02", "end": "2026-11-13", "office": "montreal"},
+        ),
+        (
+            "If I'm off from 2026-08-03 to 2026-08-14 how many work days do I use? I'm in Lyon",
+            {"start": "2026-08-03", "end": "2026-08-14", "office": "lyon"},
+        ),
+        (
+            "count business days between 2027-02-01 and 2027-02-26",
+            {"start": "2027-02-01", "end": "2027-02-26", "office": "lyon"},
+        ),
+        (
+            "How many days do I work between 2026-10-05 and 2026-10-30 in the Berlin office?",
+            {"start": "2026-10-05", "end": "2026-10-30", "office": "berlin"},
+        ),
+        (
+            "number of workdays 2027-05-03 to 2027-05-14 for Montreal",
+            {"start": "2027-05-03", "end": "2027-05-14", "office": "montreal"},
+        ),
+    ]
+)
 def working_days_between(start: date, end: date, office: Office = "lyon") -> dict[str, Any]:
     """Count the working days from one date to another, skipping weekends and the office's public holidays.
 
@@ -181,7 +273,24 @@ def working_days_between(start: date, end: date, office: Office = "lyon") -> dic
     }
 
 
-@tool(examples=[("What is 50 GBP in EUR?", {"amount": 50, "from_currency": "GBP", "to_currency": "EUR"}), ("convert 200 euros to Swiss francs", {"amount": 200, "from_currency": "EUR", "to_currency": "CHF"})])
+@tool(
+    examples=[
+        ("What is 50 GBP in EUR?", {"amount": 50, "from_currency": "GBP", "to_currency": "EUR"}),
+        ("convert 200 euros to Swiss francs", {"amount": 200, "from_currency": "EUR", "to_currency": "CHF"}),
+        ("How much is 75 USD in euros?", {"amount": 75, "from_currency": "USD", "to_currency": "EUR"}),
+        ("convert 430 CAD into EUR", {"amount": 430, "from_currency": "CAD", "to_currency": "EUR"}),
+        ("What's 1000 euros in US dollars?", {"amount": 1000, "from_currency": "EUR", "to_currency": "USD"}),
+        (
+            "I spent 62.40 GBP on a train in London, how much is that in EUR?",
+            {"amount": 62.4, "from_currency": "GBP", "to_currency": "EUR"},
+        ),
+        ("How many yen is 500 EUR?", {"amount": 500, "from_currency": "EUR", "to_currency": "JPY"}),
+        (
+            "My hotel in Zurich cost 180 CHF, what is that in euros?",
+            {"amount": 180, "from_currency": "CHF", "to_currency": "EUR"},
+        ),
+    ]
+)
 def convert_currency(
     amount: Annotated[float, Field(ge=0)], from_currency: Currency, to_currency: Currency
 ) -> dict[str, Any]:
@@ -212,7 +321,18 @@ def convert_currency(
     }
 
 
-@tool(examples=[("What is the limit for taxi rides?", {"category": "taxi"}), ("how much can I spend on a meal?", {"category": "meals"})])
+@tool(
+    examples=[
+        ("What is the limit for taxi rides?", {"category": "taxi"}),
+        ("how much can I spend on a meal?", {"category": "meals"}),
+        ("What's the maximum I can expense for a hotel night?", {"category": "hotel"}),
+        ("is there a limit on train tickets?", {"category": "train"}),
+        ("How much can I claim per person for a business dinner with a client?", {"category": "client_entertainment"}),
+        ("What is the mileage rate for using my own car?", {"category": "mileage"}),
+        ("Can I book business class flights or only economy?", {"category": "flights"}),
+        ("what's the budget for a home office chair or monitor?", {"category": "equipment"}),
+    ]
+)
 def expense_limit(category: Category) -> dict[str, Any]:
     """Look up the reimbursement limit and rules of an expense category in ClaimIt.
 

@@ -4,8 +4,10 @@ An expert with knowledge first searches its documents; the chunks found go into 
 question, under ids the answer cites (and that are cited for it when it forgets).
 A turn with tools has two phases. First the model chooses its next step — answer, or
 call one of its tools — as one small JSON object decoded under a schema (or through
-the backend's native tool calling); the executor runs each call and the observation
-goes back to the model, until it answers or runs out of steps. Then the answer is
+the backend's native tool calling), shown the labelled requests most like the user's;
+when the nearest of them is a tool call, that tool is called and the model only fills
+in its arguments (`tool_choice: nearest`). The executor runs each call and the
+observation goes back to the model, until it answers or runs out of steps. Then the answer is
 generated as free text, with the tools' results in the question, so that it streams.
 """
 
@@ -32,7 +34,7 @@ from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.serving import backend_errors
-from slmguild.tools import AnswerStep, Observation, StepParser, ToolExecutor
+from slmguild.tools import AnswerStep, Demonstrations, Observation, StepParser, ToolExecutor
 from slmguild.tools.grounding import ungrounded_arguments
 from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.steps import StepError
@@ -82,14 +84,17 @@ class Expert:
     tools: list[BaseTool] = field(default_factory=list)
     executor: ToolExecutor | None = None
     tool_calling: Literal["native", "constrained"] = "constrained"
+    tool_choice: Literal["nearest", "model"] = "nearest"
     max_steps: int = 4
     max_retries: int = 2
-    answer_examples: list[str] = field(default_factory=list)  # requests that need no tool
+    demonstrations: Demonstrations | None = None  # default: the tools' examples, all shown
     knowledge: Retriever | None = None
     parser: StepParser = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.parser = StepParser(self.tools)  # the step schema and prompt, built once
+        if self.demonstrations is None:
+            self.demonstrations = Demonstrations(self.tools)
 
     def messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
         """The conversation the model answers: system prompt, earlier turns, the question."""
@@ -151,25 +156,28 @@ class Expert:
 
     def step_messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
         """The conversation the model chooses its next step from: the tools in the system
-        prompt, then demonstrations (tool examples, and questions that need no tool)."""
+        prompt, then demonstrations (tool calls, and requests answered without a tool)."""
+        assert self.demonstrations is not None
+        shown = self.demonstrations.for_request(question)
         return [
             SystemMessage(f"{self.system_prompt}\n\n{self.parser.describe()}"),
-            *self.parser.examples(self.answer_examples),
+            *[message for demonstration in shown for message in demonstration.messages()],
             *history,
             HumanMessage(question),
         ]
 
     async def choose_step(
-        self, messages: list[BaseMessage], context: str | None = None
+        self, messages: list[BaseMessage], context: str | None = None, *, only: str | None = None
     ) -> tuple[list[Call], AIMessage, str]:
         """One decision of the model: (tool calls, its reply, a problem to feed back).
 
         No calls and no problem means the model will answer now. With `context` (what
         the user and the tools said), a call whose ids, numbers or dates do not occur
-        in it is not made: the problem says which values were made up.
+        in it is not made: the problem says which values were made up. With `only`
+        (constrained calling), the step must be a call of that tool.
         """
         if self.tool_calling == "constrained":
-            calls, reply, problem = await self._choose_constrained(messages)
+            calls, reply, problem = await self._choose_constrained(messages, only)
         else:
             calls, reply, problem = await self._choose_native(messages)
         if context is not None:
@@ -194,10 +202,13 @@ class Expert:
     async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff, None]:
         assert self.executor is not None, "an expert with tools needs an executor"
         messages = self.step_messages(turn.question, turn.history)
-        for _ in range(self.max_steps):
+        forced = self._nearest_call(turn.question)
+        for step in range(self.max_steps):
             for attempt in range(self.max_retries + 1):
+                # Only the first try is forced: after a problem the model may answer instead.
+                only = forced if step == attempt == 0 else None
                 with backend_errors(self.spec):
-                    calls, reply, problem = await self.choose_step(messages, turn.context())
+                    calls, reply, problem = await self.choose_step(messages, turn.context(), only=only)
                 if not calls and not problem:
                     if self.tool_calling == "native" and reply.text.strip():
                         turn.canned_answer = reply.text  # a native answer is the answer
@@ -234,14 +245,23 @@ class Expert:
                 return
         # Out of steps: the answer is made from what the tools returned so far.
 
+    def _nearest_call(self, question: str) -> str | None:
+        """The tool to call without asking the model whether to (`tool_choice: nearest`)."""
+        if self.tool_choice != "nearest" or self.tool_calling != "constrained":
+            return None  # a native call cannot be forced on every backend
+        assert self.demonstrations is not None
+        return self.demonstrations.nearest_call(question)
+
     def _observation_message(self, observation: Observation, tool_call_id: str | None) -> BaseMessage:
         if tool_call_id is not None:
             return ToolMessage(observation.for_model(), tool_call_id=tool_call_id)
         return HumanMessage(observation.for_model())
 
-    async def _choose_constrained(self, messages: list[BaseMessage]) -> tuple[list[Call], AIMessage, str]:
+    async def _choose_constrained(
+        self, messages: list[BaseMessage], only: str | None
+    ) -> tuple[list[Call], AIMessage, str]:
         decide = self.model.with_structured_output(
-            self.parser.json_schema(), method="json_schema", include_raw=True
+            self.parser.json_schema(only), method="json_schema", include_raw=True
         )
         result: dict[str, Any] = await decide.ainvoke(messages)
         raw: AIMessage = result["raw"]

@@ -50,7 +50,7 @@ from slmguild.orchestrator.routers import (
 )
 from slmguild.orchestrator.sessions import open_checkpointer, session_ids
 from slmguild.serving import chat_model
-from slmguild.tools import ToolExecutor, ToolRegistry
+from slmguild.tools import Demonstrations, ToolExecutor, ToolRegistry
 from slmguild.tools.handoff import HANDOFF, handoff_tool
 
 MAX_MESSAGE_CHARS = 6000  # ~1.5k tokens: longer messages are cut (with a notice), never fatal
@@ -124,10 +124,16 @@ class Guild:
                     known=[*self.tools.names, HANDOFF],
                 ),
                 "tool_calling": auto if expert.tool_calling == "auto" else expert.tool_calling,
+                "tool_choice": expert.tool_choice,
                 "max_steps": expert.max_steps,
                 "max_retries": expert.max_retries,
-                # One routing exemplar per sub-topic shows the model questions it answers itself.
-                "answer_examples": [group[0] for group in expert.exemplar_groups().values() if group],
+                # The routing exemplars are the requests this expert answers without a tool.
+                "demonstrations": Demonstrations(
+                    tools,
+                    [text for group in expert.exemplar_groups().values() for text in group],
+                    embedder=lambda: self.knowledge.embedder,
+                    shown=expert.demonstrations,
+                ),
             }
         return Expert(
             name=name,

@@ -25,6 +25,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from slmguild.vectors import unit
+
 NONE = "none"  # what the LLM router answers when no expert owns a request
 
 
@@ -80,7 +82,7 @@ class EmbeddingRouter:
         if not self.exemplars:
             return {}  # nothing to compare with: not even worth loading the embedder
         owners, centroids = self._fit()
-        query = _unit(np.asarray(self.embedder.embed_query(message), dtype=np.float32))
+        query = unit(self.embedder.embed_query(message))
         similarities = centroids @ query
         best: dict[str, float] = {}
         for owner, similarity in zip(owners, similarities.tolist(), strict=True):
@@ -138,7 +140,7 @@ class EmbeddingRouter:
             )
             centroids, start = [], 0
             for group in groups:
-                centroids.append(_unit(vectors[start : start + len(group)].mean(axis=0)))
+                centroids.append(unit(vectors[start : start + len(group)].mean(axis=0)))
                 start += len(group)
             self._centroids = (owners, np.stack(centroids))
         return self._centroids
@@ -233,8 +235,3 @@ def _threshold_outcome(rows: list[tuple[float, bool]], threshold: float) -> int:
     kept = sum(1 for score, right in rows if score >= threshold and right)
     turned_away = sum(1 for score, right in rows if score < threshold and not right)
     return kept + turned_away
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm else vector

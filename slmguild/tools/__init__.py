@@ -4,9 +4,21 @@ time and turns every failure into an observation the model can read.
 """
 
 from slmguild.tools.definition import tool
+from slmguild.tools.demonstrations import Demonstration, Demonstrations
 from slmguild.tools.executor import Observation, ToolExecutor
 from slmguild.tools.paths import inside
 from slmguild.tools.registry import ToolRegistry
 from slmguild.tools.steps import AnswerStep, StepParser, ToolStep
 
-__all__ = ["AnswerStep", "Observation", "StepParser", "ToolExecutor", "ToolRegistry", "ToolStep", "inside", "tool"]
+__all__ = [
+    "AnswerStep",
+    "Demonstration",
+    "Demonstrations",
+    "Observation", 
+    "StepParser",
+    "ToolExecutor",
+    "ToolRegistry",
+    "ToolStep",
+    "inside",
+    "tool",
+]

@@ -10,15 +10,10 @@ generated afterwards as free text, so that it streams.
 from __future__ import annotations
 
 import json
-import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
-
-from slmguild.tools.definition import examples_of
 
 ANSWER = "answer"
 
@@ -46,18 +41,26 @@ class StepParser:
     def __init__(self, tools: list[BaseTool]) -> None:
         self.tools = {item.name: item for item in tools}
 
-    def json_schema(self) -> dict[str, Any]:
-        """The union schema of the next step, for `with_structured_output(method="json_schema")`."""
+    def json_schema(self, only: str | None = None) -> dict[str, Any]:
+        """The union schema of the next step, for `with_structured_output(method="json_schema")`.
+
+        With `only`, a tool's name, the step must be a call of that tool: no other tool,
+        and no answer.
+        """
         definitions: dict[str, Any] = {}
-        branches: list[dict[str, Any]] = [
-            {
-                "type": "object",
-                "properties": {"action": {"const": ANSWER}},
-                "required": ["action"],
-                "additionalProperties": False,
-            }
-        ]
+        branches: list[dict[str, Any]] = []
+        if only is None:
+            branches.append(
+                {
+                    "type": "object",
+                    "properties": {"action": {"const": ANSWER}},
+                    "required": ["action"],
+                    "additionalProperties": False,
+                }
+            )
         for name, item in self.tools.items():
+            if only is not None and name != only:
+                continue
             arguments = dict(argument_schema(item))
             # Nested schemas keep their $refs valid only with their $defs at the top.
             definitions.update(arguments.pop("$defs", {}))
@@ -90,18 +93,6 @@ class StepParser:
             '{"action": "<tool name>", "arguments": {...}} to call a tool.'
         )
         return "\n".join(lines)
-
-    def examples(self, answer_examples: Sequence[str] = ()) -> list[BaseMessage]:
-        """Demonstrations as earlier turns: each tool's example calls, then plain questions
-        answered with `{"action": "answer"}`, interleaved so no single action comes last."""
-        shots = [
-            (request, json.dumps({"action": name, "arguments": arguments}))
-            for name, item in self.tools.items()
-            for request, arguments in examples_of(item)
-        ]
-        shots += [(request, json.dumps({"action": ANSWER})) for request in answer_examples]
-        shots.sort(key=lambda shot: zlib.crc32(shot[0].encode()))  # a fixed, mixed order
-        return [message for request, reply in shots for message in (HumanMessage(request), AIMessage(reply))]
 
     def parse(self, data: str | dict[str, Any]) -> AnswerStep | ToolStep:
         """The step that `data` (JSON text or an already parsed object) asks for."""
