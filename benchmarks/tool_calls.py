@@ -8,7 +8,8 @@ generated. The modes: constrained decoding where the nearest labelled request de
 whether to call (`tool_choice: nearest`, the default), constrained decoding where the
 model decides (`tool_choice: model`), and the backend's native tool calling. Prints a
 markdown table: replies that were valid steps, the first tool that ran and its
-arguments, tools run on prompts that need none, and the tool phase's latency.
+arguments (see `same` for what counts as the same argument), tools run on prompts that
+need none, and the tool phase's latency.
 
     python benchmarks/tool_calls.py [--guild examples/acme/guild.yaml] [--limit N] [--shown K]
 """
@@ -27,10 +28,13 @@ from typing import Any
 
 import slmguild
 from slmguild.agents import Expert, ToolResult
+from slmguild.evaluation.metrics import rouge_l
 from slmguild.tools import Observation
+from slmguild.tools.steps import argument_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 # (label, tool_calling, tool_choice)
+FREE_TEXT_MATCH = 0.5  # ROUGE-L F1 from which a free-text argument says what the label says
 MODES = (
     ("constrained, nearest decides", "constrained", "nearest"),
     ("constrained, model decides", "constrained", "model"),
@@ -38,10 +42,19 @@ MODES = (
 )
 
 
-def same(expected: Any, actual: Any) -> bool:
-    """Argument equality as a person would judge it: case and spacing of strings, 1e-6 on numbers."""
+def same(expected: Any, actual: Any, spec: dict[str, Any]) -> bool:
+    """Argument equality as a person would judge it, `spec` being the argument's schema.
+
+    A left-out argument has its default; numbers agree to 1e-6; free text (a ticket's
+    summary: no enum, pattern or format) says the same when its ROUGE-L F1 with the
+    label reaches FREE_TEXT_MATCH; anything else is compared regardless of case and spacing.
+    """
+    if actual is None:
+        actual = spec.get("default")
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return abs(expected - actual) < 1e-6
+    if spec.get("type") == "string" and not {"enum", "pattern", "format", "const"} & spec.keys():
+        return rouge_l(str(actual or ""), str(expected)) >= FREE_TEXT_MATCH
     return str(expected).strip().lower() == str(actual).strip().lower()
 
 
@@ -51,16 +64,21 @@ async def tool_phase(expert: Expert, prompt: str) -> tuple[list[Observation], fl
     return observations, time.perf_counter() - started
 
 
-def score(case: dict[str, Any], observations: list[Observation]) -> dict[str, Any]:
+def score(case: dict[str, Any], observations: list[Observation], expert: Expert) -> dict[str, Any]:
     ran = [o for o in observations if o.status in ("ok", "error")]  # the tool really ran
     first = ran[0] if ran else None
-    right_tool = (first.tool if first else None) == case["tool"]
+    right_tool = first is not None and first.tool == case["tool"]
+    right_args = False
+    if first is not None and right_tool:
+        specs = argument_schema(expert.parser.tools[first.tool]).get("properties", {})
+        right_args = all(
+            same(value, first.arguments.get(key), specs.get(key, {})) for key, value in case["arguments"].items()
+        )
     return {
         "calls": len(observations),
         "valid_calls": sum(o.status not in ("invalid", "unknown") for o in observations),
         "right_tool": right_tool,
-        "right_args": right_tool and first is not None
-        and all(same(value, first.arguments.get(key)) for key, value in case["arguments"].items()),
+        "right_args": right_args,
         "called": bool(ran),
     }
 
@@ -96,8 +114,9 @@ def main() -> None:
     rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode, *_ in MODES}
     for case in cases:
         for mode in rows:
-            observations, seconds = asyncio.run(tool_phase(guilds[mode].expert(case["expert"]), case["prompt"]))
-            rows[mode].append({**score(case, observations), "seconds": seconds,
+            expert = guilds[mode].expert(case["expert"])
+            observations, seconds = asyncio.run(tool_phase(expert, case["prompt"]))
+            rows[mode].append({**score(case, observations, expert), "seconds": seconds,
                                "needs_tool": case["tool"] is not None})
 
     needing = sum(case["tool"] is not None for case in cases)
