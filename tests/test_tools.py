@@ -198,6 +198,7 @@ def test_when_the_nearest_request_is_a_call_the_model_only_fills_in_its_argument
         ANSWERED[0], ANSWER, "status of ticket IT-1234 please", call("ticket_lookup", ticket_id="IT-1234")
     ]
     assert executed == [("ticket_lookup", {"ticket_id": "IT-1042"})]
+    assert [event.chosen_by for event in events if isinstance(event, ToolCall)] == ["nearest"]
     # After the result the model decides again, with every choice open.
     assert len(step_schema(model.requests[1])["anyOf"]) == 3
     assert answer == "It is in progress."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from slmguild.knowledge import Hit
 from slmguild.tools import Observation
@@ -11,12 +11,17 @@ from slmguild.tools import Observation
 
 @dataclass(frozen=True)
 class ToolCall:
-    """The expert's model asked for a tool (`attempt` counts retries of this step from 0)."""
+    """The expert asked for a tool (`attempt` counts retries of this step from 0).
+
+    `chosen_by` says who decided to call it: the model, or the labelled request nearest
+    the user's (`tool_choice: nearest`; the model then filled in the arguments).
+    """
 
     expert: str
     tool: str
     arguments: dict[str, Any]
     attempt: int = 0
+    chosen_by: Literal["model", "nearest"] = "model"
 
 
 @dataclass(frozen=True)

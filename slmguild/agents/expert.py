@@ -7,8 +7,9 @@ call one of its tools — as one small JSON object decoded under a schema (or th
 the backend's native tool calling), shown the labelled requests most like the user's;
 when the nearest of them is a tool call, that tool is called and the model only fills
 in its arguments (`tool_choice: nearest`). The executor runs each call and the
-observation goes back to the model, until it answers or runs out of steps. Then the answer is
-generated as free text, with the tools' results in the question, so that it streams.
+observation goes back to the model, until it answers or runs out of steps. Then the
+answer is generated as free text, with the tools' results in the question, so that it
+streams.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ class Expert:
                     messages.append(HumanMessage(f"That reply was invalid: {problem}. Try again."))
                     continue
                 for tool_call_id, name, arguments in calls:
-                    yield ToolCall(self.name, name, arguments, attempt)
+                    yield ToolCall(self.name, name, arguments, attempt, "nearest" if only else "model")
                     observation = await self.executor.execute(name, arguments)
                     yield ToolResult(self.name, observation)
                     if name == HANDOFF and observation.status == "ok":

@@ -149,7 +149,8 @@ def stream_turn(guild: Guild, message: str, **options: Any) -> Reply:
             stderr.print(f"[dim]found: {escape(found) or 'nothing'}[/]")
         elif isinstance(event, ToolCall):
             arguments = ", ".join(f"{key}={value!r}" for key, value in event.arguments.items())
-            stderr.print(f"[dim]→ {event.tool}({escape(arguments)})[/]")
+            why = " (nearest example)" if event.chosen_by == "nearest" else ""
+            stderr.print(f"[dim]→ {event.tool}({escape(arguments)}){why}[/]")
         elif isinstance(event, ToolResult):
             observation = event.observation
             stderr.print(f"[dim]← {observation.status}: {escape(_clip(observation.content))}[/]")
