@@ -33,8 +33,8 @@ from slmguild.tools import Observation
 from slmguild.tools.steps import argument_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-# (label, tool_calling, tool_choice)
 FREE_TEXT_MATCH = 0.5  # ROUGE-L F1 from which a free-text argument says what the label says
+# (label, tool_calling, tool_choice)
 MODES = (
     ("constrained, nearest decides", "constrained", "nearest"),
     ("constrained, model decides", "constrained", "model"),

@@ -160,7 +160,7 @@ def demonstrations(shown: int = 2) -> Demonstrations:
 
 
 def test_the_nearest_labelled_requests_are_shown_most_similar_last():
-    shown = demonstrations(shown=2).for_request("status of my vpn ticket IT-1042 please")
+    shown = demonstrations(shown=2).select("status of my vpn ticket IT-1042 please").shown
     assert [item.request for item in shown] == [ANSWERED[0], "status of ticket IT-1234 please"]
     assert shown[-1].step() == json.dumps({"action": "ticket_lookup", "arguments": {"ticket_id": "IT-1234"}})
     assert shown[0].step() == ANSWER
@@ -168,18 +168,18 @@ def test_the_nearest_labelled_requests_are_shown_most_similar_last():
 
 def test_without_an_embedder_every_labelled_request_is_shown_and_none_decides():
     plain = Demonstrations([ticket_lookup], ANSWERED)
-    assert sorted(item.request for item in plain.for_request("anything")) == sorted(
+    assert sorted(item.request for item in plain.select("anything").shown) == sorted(
         ["status of ticket IT-1234 please", *ANSWERED]
     )
-    assert plain.nearest_call("status of ticket IT-1042") is None
+    assert plain.select("status of ticket IT-1042").nearest_call is None
 
 
 def test_nearest_call_is_the_tool_of_the_nearest_labelled_request():
-    assert demonstrations().nearest_call("status of my ticket IT-1042") == "ticket_lookup"
-    assert demonstrations().nearest_call("my vpn password needs a reset") is None
+    assert demonstrations().select("status of my ticket IT-1042").nearest_call == "ticket_lookup"
+    assert demonstrations().select("my vpn password needs a reset").nearest_call is None
     # Nothing answered without a tool to compare with: every request would be a call.
     only_calls = Demonstrations([ticket_lookup], [], embedder=FakeEmbedder)
-    assert only_calls.nearest_call("status of my ticket IT-1042") is None
+    assert only_calls.select("status of my ticket IT-1042").nearest_call is None
 
 
 def step_schema(request: dict) -> dict:

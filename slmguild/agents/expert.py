@@ -35,7 +35,7 @@ from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.serving import backend_errors
-from slmguild.tools import AnswerStep, Demonstrations, Observation, StepParser, ToolExecutor
+from slmguild.tools import AnswerStep, Demonstration, Demonstrations, Observation, StepParser, ToolExecutor
 from slmguild.tools.grounding import ungrounded_arguments
 from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.steps import StepError
@@ -155,11 +155,12 @@ class Expert:
 
     # -- the tool phase ---------------------------------------------------------------
 
-    def step_messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
+    def step_messages(
+        self, question: str, history: Sequence[BaseMessage], shown: Sequence[Demonstration]
+    ) -> list[BaseMessage]:
         """The conversation the model chooses its next step from: the tools in the system
-        prompt, then demonstrations (tool calls, and requests answered without a tool)."""
-        assert self.demonstrations is not None
-        shown = self.demonstrations.for_request(question)
+        prompt, then the demonstrations `shown` (tool calls, and requests answered without
+        a tool; `Demonstrations.select` picks them)."""
         return [
             SystemMessage(f"{self.system_prompt}\n\n{self.parser.describe()}"),
             *[message for demonstration in shown for message in demonstration.messages()],
@@ -202,8 +203,12 @@ class Expert:
 
     async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff, None]:
         assert self.executor is not None, "an expert with tools needs an executor"
-        messages = self.step_messages(turn.question, turn.history)
-        forced = self._nearest_call(turn.question)
+        assert self.demonstrations is not None
+        selection = self.demonstrations.select(turn.question)
+        messages = self.step_messages(turn.question, turn.history, selection.shown)
+        # tool_choice nearest forces the first call; a native call cannot be forced on every backend.
+        may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
+        forced = selection.nearest_call if may_force else None
         for step in range(self.max_steps):
             for attempt in range(self.max_retries + 1):
                 # Only the first try is forced: after a problem the model may answer instead.
@@ -245,13 +250,6 @@ class Expert:
                 )
                 return
         # Out of steps: the answer is made from what the tools returned so far.
-
-    def _nearest_call(self, question: str) -> str | None:
-        """The tool to call without asking the model whether to (`tool_choice: nearest`)."""
-        if self.tool_choice != "nearest" or self.tool_calling != "constrained":
-            return None  # a native call cannot be forced on every backend
-        assert self.demonstrations is not None
-        return self.demonstrations.nearest_call(question)
 
     def _observation_message(self, observation: Observation, tool_call_id: str | None) -> BaseMessage:
         if tool_call_id is not None:

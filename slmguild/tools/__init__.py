@@ -4,7 +4,7 @@ time and turns every failure into an observation the model can read.
 """
 
 from slmguild.tools.definition import tool
-from slmguild.tools.demonstrations import Demonstration, Demonstrations
+from slmguild.tools.demonstrations import Demonstration, Demonstrations, Selection
 from slmguild.tools.executor import Observation, ToolExecutor
 from slmguild.tools.paths import inside
 from slmguild.tools.registry import ToolRegistry
@@ -14,7 +14,8 @@ __all__ = [
     "AnswerStep",
     "Demonstration",
     "Demonstrations",
-    "Observation", 
+    "Observation",
+    "Selection",
     "StepParser",
     "ToolExecutor",
     "ToolRegistry",

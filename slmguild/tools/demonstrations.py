@@ -9,7 +9,7 @@ the most similar last; without one, all of them in a fixed, mixed order.
 The nearest labelled request also says whether to call a tool at all. Sentence
 embeddings tell "which tool" well but a 135M model under-calls: shown its tools'
 examples it still answers most requests itself (`benchmarks/tool_calls.py`). So when
-the nearest labelled request is a call of some tool, `nearest_call` names that tool
+the nearest labelled request is a call of some tool, `Selection.nearest_call` names it
 and the expert has the model fill in its arguments, under that tool's schema only.
 """
 
@@ -51,6 +51,14 @@ class Demonstration:
         return [HumanMessage(self.request), AIMessage(self.step())]
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The demonstrations to show for a request, and the tool to call without asking."""
+
+    shown: list[Demonstration]
+    nearest_call: str | None = None
+
+
 class Demonstrations:
     """An expert's labelled requests and the ones to show for a request.
 
@@ -73,23 +81,23 @@ class Demonstrations:
         self._vectors: np.ndarray | None = None
         self._lock = threading.Lock()
 
-    def for_request(self, request: str) -> list[Demonstration]:
-        """What to show before `request`: the `shown` nearest, least similar first."""
+    def select(self, request: str) -> Selection:
+        """What to show before `request` and the tool its nearest labelled request calls.
+
+        With an embedder: the `shown` nearest, least similar first, and the nearest one's
+        tool — None when that one is answered without a tool, or when no labelled request
+        is (every request would otherwise be a call). Without: every demonstration, in a
+        fixed order, and no tool.
+        """
         if self.embedder is None or not self.items:
             # A fixed order that mixes tools and answers, so that no single action comes last.
-            return sorted(self.items, key=lambda item: zlib.crc32(item.request.encode()))
-        order = np.argsort(self._similarities(request), kind="stable")
-        return [self.items[i] for i in order[len(order) - self.shown :]] if self.shown else []
-
-    def nearest_call(self, request: str) -> str | None:
-        """The tool of the labelled request nearest `request`, if that one is a tool call.
-
-        None without an embedder, and when there is no labelled request answered without
-        a tool to compare with (every request would otherwise be a call).
-        """
-        if self.embedder is None or all(item.tool is not None for item in self.items):
-            return None
-        return self.items[int(np.argmax(self._similarities(request)))].tool
+            return Selection(sorted(self.items, key=lambda item: zlib.crc32(item.request.encode())))
+        similarities = self._similarities(request)  # one embedding of the request for both
+        order = np.argsort(similarities, kind="stable")
+        shown = [self.items[i] for i in order[len(order) - self.shown :]] if self.shown else []
+        if all(item.tool is not None for item in self.items):
+            return Selection(shown)
+        return Selection(shown, self.items[int(np.argmax(similarities))].tool)
 
     def _similarities(self, request: str) -> np.ndarray:
         assert self.embedder is not None
