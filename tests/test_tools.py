@@ -18,6 +18,8 @@ from slmguild.config import ModelSpec
 from slmguild.orchestrator import Done, Token
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from slmguild.tools import Demonstrations, StepParser, ToolExecutor, ToolRegistry
+from slmguild.tools.demonstrations import clauses
+from slmguild.tools.grounding import dates_in, supplies_arguments, ungrounded_arguments
 
 executed: list[tuple[str, dict]] = []
 
@@ -182,6 +184,84 @@ def test_nearest_call_is_the_tool_of_the_nearest_labelled_request():
     assert only_calls.select("status of my ticket IT-1042").nearest_call is None
 
 
+@slmguild.tool(examples=[("open a ticket please", {"summary": "Printer jammed"})])
+def open_ticket(summary: str) -> str:
+    """Open an IT ticket.
+
+    Args:
+        summary: The problem in one line.
+    """
+    return "IT-1043"
+
+
+def test_a_request_is_compared_clause_by_clause():
+    assert clauses("Please open a ticket: the printer on the second floor is jammed") == [
+        "Please open a ticket: the printer on the second floor is jammed",
+        "Please open a ticket",
+        "the printer on the second floor is jammed",
+    ]
+    assert clauses("where is the printer") == ["where is the printer"]
+    # The whole sentence shares more words with the answered printer question; its
+    # first clause is the example call word for word.
+    asking = "open a ticket please, the printer on the second floor is jammed again today"
+    assert Demonstrations([open_ticket], ANSWERED, embedder=FakeEmbedder).select(asking).nearest_call == "open_ticket"
+
+
+@slmguild.tool
+def working_days(start: date, end: date, office: str = "lyon") -> int:
+    """Count the working days from start to end.
+
+    Args:
+        start: The first day.
+        end: The last day.
+        office: Whose holidays apply.
+    """
+    return 0
+
+
+def test_a_request_that_supplies_a_tools_formed_arguments_calls_it():
+    assert supplies_arguments(ticket_lookup, "where is the printer IT-1042 is about")
+    assert not supplies_arguments(ticket_lookup, "where is the printer on the second floor")
+    assert supplies_arguments(working_days, "days from 2026-03-02 to 2026-03-13")
+    assert supplies_arguments(working_days, "days from 2 March 2026 to 13/03/2026")
+    assert not supplies_arguments(working_days, "days from 2026-03-02 to next friday")
+    assert supplies_arguments(create_ticket, "open a ticket: the printer is jammed") is None  # free text only
+    # Nearest is the answered printer question, but the request holds a ticket id.
+    assert demonstrations().select("where is the printer on the second floor, IT-1042").nearest_call == "ticket_lookup"
+
+
+def test_a_tool_whose_formed_arguments_nobody_gave_is_not_forced():
+    assert demonstrations().select("status of my ticket please").nearest_call is None
+    said_before = "my ticket is IT-1042\nstatus of my ticket please"
+    assert demonstrations().select("status of my ticket please", said_before).nearest_call == "ticket_lookup"
+    # Nor is the next nearest tool: asking after a ticket is no request to open one.
+    both = Demonstrations([ticket_lookup, open_ticket], ANSWERED, embedder=FakeEmbedder)
+    assert both.select("status of ticket please").nearest_call is None
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("from 2026-06-01 to 2026-06-30", [{date(2026, 6, 1)}, {date(2026, 6, 30)}]),
+        ("from June 1st 2026 until the 2nd of July 2026", [{date(2026, 6, 1)}, {date(2026, 7, 2)}]),
+        ("Monday 5 October 2026 through Sept. 3, 2027", [{date(2026, 10, 5)}, {date(2027, 9, 3)}]),
+        ("off on 14/09/2026", [{date(2026, 9, 14)}]),
+        ("off on 4/6/2026", [{date(2026, 6, 4), date(2026, 4, 6)}]),  # day or month first
+        ("ticket IT-2026, June 1st, next friday, 31/02/2026", []),  # no year, no such day
+    ],
+)
+def test_dates_are_read_in_the_forms_people_write_them(text, days):
+    assert dates_in(text) == days
+
+
+def test_a_date_argument_is_grounded_by_the_same_day_in_any_form():
+    said = "how many working days from June 1st 2026 to 30/06/2026?"
+    assert ungrounded_arguments(working_days, {"start": "2026-06-01", "end": "2026-06-30"}, said) == []
+    assert ungrounded_arguments(working_days, {"start": "2026-06-02", "end": "2026-06-30"}, said) == [
+        "start='2026-06-02'"
+    ]
+
+
 def step_schema(request: dict) -> dict:
     return request["response_format"]["json_schema"]["schema"]
 
@@ -213,15 +293,37 @@ def test_with_tool_choice_model_the_model_decides_even_when_the_nearest_request_
     assert executed == [] and answer == "Open the ticket portal."
 
 
-def test_a_forced_call_with_made_up_values_lets_the_model_answer_instead():
-    made_up = call("ticket_lookup", ticket_id="IT-1234")  # the example's id: the user gave none
-    expert, model = make_expert([made_up, ANSWER, "Which ticket do you mean?"], [ticket_lookup],
-                                demonstrations=demonstrations())
+@slmguild.tool(examples=[("convert 50 euros to dollars", {"amount": 50})])
+def to_dollars(amount: float) -> float:
+    """Convert euros to dollars.
+
+    Args:
+        amount: The amount in euros.
+    """
+    executed.append(("to_dollars", {"amount": amount}))
+    return amount * 1.1
+
+
+def test_values_the_user_must_supply_are_decoded_from_the_conversation_only():
+    expert, model = make_expert([call("to_dollars", amount=80), ANSWER, "That is 88 dollars."], [to_dollars],
+                                demonstrations=Demonstrations([to_dollars], ANSWERED, embedder=FakeEmbedder))
     with model:
-        _, answer = run(expert, "status of my ticket please")
-    assert len(step_schema(model.requests[0])["anyOf"]) == 1
+        run(expert, "convert 80 euros to dollars, or 1,250 if it's cheaper")
+    (branch,) = step_schema(model.requests[0])["anyOf"]
+    assert branch["properties"]["arguments"]["properties"]["amount"]["enum"] == [80, 1250]
+    assert executed == [("to_dollars", {"amount": 80})]
+
+
+def test_a_forced_call_with_made_up_values_lets_the_model_answer_instead():
+    made_up = call("to_dollars", amount=50)  # the example's amount: the user gave none
+    expert, model = make_expert([made_up, ANSWER, "How much was the bill?"], [to_dollars],
+                                demonstrations=Demonstrations([to_dollars], ANSWERED, embedder=FakeEmbedder))
+    with model:
+        _, answer = run(expert, "convert the hotel bill to dollars")
+    (branch,) = step_schema(model.requests[0])["anyOf"]
+    assert "enum" not in branch["properties"]["arguments"]["properties"]["amount"]  # no value to offer
     assert len(step_schema(model.requests[1])["anyOf"]) == 2  # the retry may answer
-    assert executed == [] and answer == "Which ticket do you mean?"
+    assert executed == [] and answer == "How much was the bill?"
 
 
 def test_async_and_sync_tools_both_run():
@@ -253,7 +355,7 @@ def test_a_tool_result_reaches_the_answer():
 
 def test_invalid_arguments_are_retried_with_the_error_and_then_succeed():
     expert, model = make_expert(
-        [call("ticket_status", ticket_id="1042"), call("ticket_status", ticket_id="IT-1042"), ANSWER, "Done."],
+        [call("ticket_status", ticket_id="it-1042"), call("ticket_status", ticket_id="IT-1042"), ANSWER, "Done."],
         [ticket_status],
     )
     with model:
@@ -337,10 +439,10 @@ def test_a_tool_off_the_allowlist_is_refused_and_never_runs():
 
 
 def test_retries_are_bounded_and_end_with_an_honest_answer():
-    bad = call("ticket_status", ticket_id="1042")  # the user's value, in the wrong shape
+    bad = call("ticket_status", ticket_id="it-1042")  # the user's value, in the wrong case
     expert, model = make_expert([bad, bad, bad], [ticket_status], max_retries=2)
     with model:
-        events, answer = run(expert, "Where is my ticket 1042?")
+        events, answer = run(expert, "Where is my ticket it-1042?")
     assert [o.status for o in results(events)] == ["invalid"] * 3
     assert answer.startswith("Sorry, I could not complete this request: after 3 attempts")
 

@@ -36,7 +36,7 @@ from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.serving import backend_errors
 from slmguild.tools import AnswerStep, Demonstration, Demonstrations, Observation, StepParser, ToolExecutor
-from slmguild.tools.grounding import ungrounded_arguments
+from slmguild.tools.grounding import supplied_values, ungrounded_arguments, with_iso_dates
 from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.steps import StepError
 
@@ -160,12 +160,13 @@ class Expert:
     ) -> list[BaseMessage]:
         """The conversation the model chooses its next step from: the tools in the system
         prompt, then the demonstrations `shown` (tool calls, and requests answered without
-        a tool; `Demonstrations.select` picks them)."""
+        a tool; `Demonstrations.select` picks them). The question's dates are also
+        written in the form date arguments take (`with_iso_dates`)."""
         return [
             SystemMessage(f"{self.system_prompt}\n\n{self.parser.describe()}"),
             *[message for demonstration in shown for message in demonstration.messages()],
             *history,
-            HumanMessage(question),
+            HumanMessage(with_iso_dates(question)),
         ]
 
     async def choose_step(
@@ -179,7 +180,7 @@ class Expert:
         (constrained calling), the step must be a call of that tool.
         """
         if self.tool_calling == "constrained":
-            calls, reply, problem = await self._choose_constrained(messages, only)
+            calls, reply, problem = await self._choose_constrained(messages, only, context)
         else:
             calls, reply, problem = await self._choose_native(messages)
         if context is not None:
@@ -204,7 +205,7 @@ class Expert:
     async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff, None]:
         assert self.executor is not None, "an expert with tools needs an executor"
         assert self.demonstrations is not None
-        selection = self.demonstrations.select(turn.question)
+        selection = self.demonstrations.select(turn.question, turn.context())
         messages = self.step_messages(turn.question, turn.history, selection.shown)
         # tool_choice nearest forces the first call; a native call cannot be forced on every backend.
         may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
@@ -257,10 +258,14 @@ class Expert:
         return HumanMessage(observation.for_model())
 
     async def _choose_constrained(
-        self, messages: list[BaseMessage], only: str | None
+        self, messages: list[BaseMessage], only: str | None, context: str | None
     ) -> tuple[list[Call], AIMessage, str]:
+        # With the conversation known, ids, dates and numbers are decoded from what it holds.
+        values = None
+        if context is not None:
+            values = {name: supplied_values(item, context) for name, item in self.parser.tools.items()}
         decide = self.model.with_structured_output(
-            self.parser.json_schema(only), method="json_schema", include_raw=True
+            self.parser.json_schema(only, values), method="json_schema", include_raw=True
         )
         result: dict[str, Any] = await decide.ainvoke(messages)
         raw: AIMessage = result["raw"]

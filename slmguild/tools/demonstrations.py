@@ -11,11 +11,22 @@ embeddings tell "which tool" well but a 135M model under-calls: shown its tools'
 examples it still answers most requests itself (`benchmarks/tool_calls.py`). So when
 the nearest labelled request is a call of some tool, `Selection.nearest_call` names it
 and the expert has the model fill in its arguments, under that tool's schema only.
+
+Two things keep the topic of a request from outweighing what it asks for. Requests
+are compared clause by clause: "please open a ticket: the printer in room 2 is jammed"
+says what to do in one clause and what about in the other, and an embedding of the
+whole sentence mostly hears the printer, which the expert also answers questions
+about. And a request that holds a value in the form a tool requires (a ticket id in
+its pattern, the dates it counts between, in any usual form) calls that tool
+(`supplies_arguments`), and a tool whose values nobody gave is never forced: "how many
+days off do I have left?" is near `leave_balance`, but without an employee id the
+model decides (and may ask for the id).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -28,8 +39,18 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
 
 from slmguild.tools.definition import examples_of
+from slmguild.tools.grounding import supplies_arguments
 from slmguild.tools.steps import ANSWER
 from slmguild.vectors import unit
+
+# Where a request's clauses part: sentence and clause punctuation, a spaced dash, a joining word.
+_CLAUSE_BREAK = re.compile(r"[.!?;:,]\s+|\s+-\s+|\s+(?:and|but|so)\s+", re.IGNORECASE)
+
+
+def clauses(text: str) -> list[str]:
+    """`text`, followed by its clauses of two words or more when it has several."""
+    parts = [part.strip() for part in _CLAUSE_BREAK.split(text) if len(part.split()) >= 2]
+    return [text, *parts] if len(parts) > 1 else [text]
 
 
 @dataclass(frozen=True)
@@ -76,18 +97,24 @@ class Demonstrations:
     ) -> None:
         calls = [Demonstration(request, item.name, dict(args)) for item in tools for request, args in examples_of(item)]
         self.items = calls + [Demonstration(request) for request in answered]
+        self.tools = {item.name: item for item in tools}
         self.embedder = embedder
         self.shown = shown
-        self._vectors: np.ndarray | None = None
+        # A unit vector per clause of a labelled request, and the labelled request of each.
+        self._clauses: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
-    def select(self, request: str) -> Selection:
-        """What to show before `request` and the tool its nearest labelled request calls.
+    def select(self, request: str, context: str | None = None) -> Selection:
+        """What to show before `request` and the tool to call without asking the model.
 
-        With an embedder: the `shown` nearest, least similar first, and the nearest one's
-        tool — None when that one is answered without a tool, or when no labelled request
-        is (every request would otherwise be a call). Without: every demonstration, in a
-        fixed order, and no tool.
+        With an embedder: the `shown` nearest, least similar first, and the tool of
+        the nearest one — or, when the request supplies a tool's formed arguments, the
+        nearest of those tools. No tool when that tool's formed arguments are neither
+        in the request nor in `context` (what the user said in the whole conversation):
+        the next nearest tool is not a better guess ("the status of my ticket" is no
+        request to open one). No tool when the nearest request is answered without
+        one, nor when no labelled request is (every request would otherwise be a
+        call). Without an embedder: every demonstration, in a fixed order, and no tool.
         """
         if self.embedder is None or not self.items:
             # A fixed order that mixes tools and answers, so that no single action comes last.
@@ -97,12 +124,22 @@ class Demonstrations:
         shown = [self.items[i] for i in order[len(order) - self.shown :]] if self.shown else []
         if all(item.tool is not None for item in self.items):
             return Selection(shown)
-        return Selection(shown, self.items[int(np.argmax(similarities))].tool)
+        supplied = {name for name, item in self.tools.items() if supplies_arguments(item, request)}
+        lacking = {name for name, item in self.tools.items() if supplies_arguments(item, context or request) is False}
+        candidates = [i for i in order if self.items[i].tool in supplied]
+        nearest = self.items[candidates[-1] if candidates else order[-1]].tool
+        return Selection(shown, None if nearest in lacking else nearest)
 
     def _similarities(self, request: str) -> np.ndarray:
+        """Each labelled request's similarity to `request`: that of their closest clauses."""
         assert self.embedder is not None
         embedder = self.embedder()
         with self._lock:  # embedded once, on first use, whichever thread comes first
-            if self._vectors is None:
-                self._vectors = unit(embedder.embed_documents([i.request for i in self.items]))
-        return self._vectors @ unit(embedder.embed_query(request))
+            if self._clauses is None:
+                owners, texts = zip(*((i, part) for i, item in enumerate(self.items) for part in clauses(item.request)))
+                self._clauses = unit(embedder.embed_documents(list(texts))), np.array(owners)
+        vectors, owners = self._clauses
+        by_clause = (vectors @ unit(embedder.embed_documents(clauses(request))).T).max(axis=1)
+        similarities = np.full(len(self.items), -np.inf)
+        np.maximum.at(similarities, owners, by_clause)
+        return similarities

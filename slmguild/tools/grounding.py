@@ -1,15 +1,22 @@
-"""Catch arguments a small model made up: identifiers, numbers and dates must come from
-the conversation.
+"""Values the user must supply: identifiers, numbers and dates come from the conversation.
 
 A 135M model asked about "my VPN password" will happily call `ticket_status` with the
-ticket id of an example it was shown. Values of arguments whose schema marks them as
-data the user must supply — a `pattern` (ids), a number, a date — are checked against
-what the user and the tools actually said; free text and enum choices are not.
+ticket id of an example it was shown. Arguments whose schema marks them as data the
+user must supply — a `pattern` (ids), a number, a date — take only the values of that
+form in what the user and the tools actually said (`supplied_values`): the step schema
+offers those values alone when there are some (`StepParser.json_schema`), and a call
+is checked against them all the same (`ungrounded_arguments`: native calls, and
+arguments nobody gave a value for). Free text and enum choices are anyone's.
+
+The same forms work the other way round: a request that holds a ticket id in the
+tool's own pattern is, almost surely, about that ticket (`supplies_arguments`).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import date
 from typing import Any
 
 from langchain_core.tools import BaseTool
@@ -17,25 +24,139 @@ from langchain_core.tools import BaseTool
 from slmguild.tools.steps import argument_schema
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_DAY = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
+# The ways people write a date with its year: 2026-06-01, 1/6/2026, 1 June 2026, the 1st of
+# June 2026, June 1st, 2026, Sept. 1 2026.
+_DATE = re.compile(
+    r"\b(?:(?P<iso_y>\d{4})-(?P<iso_m>\d{2})-(?P<iso_d>\d{2})"
+    r"|(?P<num_a>[0-3]?\d)[/.](?P<num_b>[0-3]?\d)[/.](?P<num_y>\d{4})"
+    rf"|{_DAY.format('dm_d')}(?:\s+of)?\s+(?P<dm_m>{_MONTH})\.?,?\s+(?P<dm_y>\d{{4}})"
+    rf"|(?P<md_m>{_MONTH})\.?\s+{_DAY.format('md_d')},?\s+(?P<md_y>\d{{4}}))\b",
+    re.IGNORECASE,
+)
+
+
+def _month(name: str) -> int:
+    """The number of a month from its name or abbreviation (English)."""
+    return [abbreviation.lower() for abbreviation in calendar.month_abbr].index(name[:3].lower())
+
+
+def _days(match: re.Match[str]) -> set[date]:
+    """The days a matched date can mean (none when it names no real day, such as 31/02)."""
+    group = match.groupdict()
+    if group["iso_y"]:
+        readings = [(group["iso_y"], group["iso_m"], group["iso_d"])]
+    elif group["num_y"]:
+        a, b, year = group["num_a"], group["num_b"], group["num_y"]
+        readings = [(year, b, a), (year, a, b)]  # day first (Europe), month first (US)
+    elif group["dm_y"]:
+        readings = [(group["dm_y"], _month(group["dm_m"]), group["dm_d"])]
+    else:
+        readings = [(group["md_y"], _month(group["md_m"]), group["md_d"])]
+    days = set()
+    for year, month, day in readings:
+        try:
+            days.add(date(int(year), int(month), int(day)))
+        except ValueError:
+            continue
+    return days
+
+
+def dates_in(text: str) -> list[set[date]]:
+    """Each date written in `text` with its year, as the days it can mean.
+
+    One day, except for a numeric date such as 4/6/2026, which is 4 June or 6 April:
+    both readings are kept (and a reading that is no day, such as 13/14, is dropped).
+    """
+    return [days for match in _DATE.finditer(text) if (days := _days(match))]
+
+
+def with_iso_dates(text: str) -> str:
+    """`text` with each date not written as YYYY-MM-DD followed by that form, in brackets.
+
+    A 135M model does not turn "3 March 2027" into the `2027-03-03` a date argument
+    takes: it copies a date it was shown, usually an example's. Given both, it copies
+    the right one.
+    """
+
+    def annotate(match: re.Match[str]) -> str:
+        days = _days(match)
+        if match["iso_y"] or not days:
+            return match[0]
+        return f"{match[0]} ({' or '.join(sorted(day.isoformat() for day in days))})"
+
+    return _DATE.sub(annotate, text)
+
+
+def _ids(pattern: str, context: str) -> list[str]:
+    """The values of `pattern` in `context`, found unanchored and in any case ("it-1046"
+    is ticket IT-1046), each written the way the pattern takes it."""
+    found: dict[str, None] = {}
+    for match in re.finditer(pattern.removeprefix("^").removesuffix("$"), context, re.IGNORECASE):
+        forms = (match[0], match[0].upper(), match[0].lower())
+        found[next((form for form in forms if re.fullmatch(pattern, form)), match[0])] = None
+    return list(found)
+
+
+def supplied_values(item: BaseTool, context: str) -> dict[str, list[Any]]:
+    """For each argument of `item` the user must supply, the values `context` holds for it.
+
+    Those arguments are ids (a `pattern`), dates (`format: date`, given as YYYY-MM-DD
+    whatever form they were written in) and numbers; free text and enum choices are
+    anyone's to choose, and are not in the result.
+    """
+    numbers = sorted({float(n) for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", context))})
+    values: dict[str, list[Any]] = {}
+    for name, spec in argument_schema(item).get("properties", {}).items():
+        kinds = {spec.get("type")} | {option.get("type") for option in spec.get("anyOf", [])}
+        if spec.get("format") == "date":
+            values[name] = sorted({day.isoformat() for days in dates_in(context) for day in days})
+        elif "pattern" in spec:
+            values[name] = _ids(spec["pattern"], context)
+        elif kinds & {"number", "integer"}:
+            whole = "number" not in kinds
+            values[name] = [int(n) if n.is_integer() else n for n in numbers if n.is_integer() or not whole]
+    return values
 
 
 def ungrounded_arguments(item: BaseTool, arguments: dict[str, Any], context: str) -> list[str]:
-    """The `name=value` of each checkable argument whose value does not occur in `context`."""
+    """The `name=value` of each argument the user must supply whose value is not in `context`."""
     properties = argument_schema(item).get("properties", {})
-    text = context.lower()
-    numbers = {float(n) for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", context))}
+    supplied = supplied_values(item, context)
     missing = []
     for name, value in arguments.items():
         spec = properties.get(name, {})
-        if "default" in spec and spec["default"] == value:
-            continue  # the model kept the default: nothing was made up
-        kinds = {spec.get("type")} | {option.get("type") for option in spec.get("anyOf", [])}
-        if kinds & {"number", "integer"} and isinstance(value, int | float) and not isinstance(value, bool):
-            grounded = float(value) in numbers
-        elif "pattern" in spec or spec.get("format") in ("date", "date-time"):
-            grounded = str(value).lower() in text
+        if name not in supplied or ("default" in spec and spec["default"] == value):
+            continue  # anyone's choice, or the model kept the default: nothing was made up
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            grounded = float(value) in {float(v) for v in supplied[name] if isinstance(v, int | float)}
         else:
-            continue
+            grounded = str(value).lower() in {str(v).lower() for v in supplied[name]}
         if not grounded:
             missing.append(f"{name}={value!r}")
     return missing
+
+
+def supplies_arguments(item: BaseTool, text: str) -> bool | None:
+    """Whether `text` holds a value for each required argument of `item` that has a form.
+
+    A form is a `pattern` (an id) or a date; as many dates as the tool requires. None
+    for a tool without such arguments — free text, numbers, enum choices only: nothing
+    in a request tells those apart from chat.
+    """
+    schema = argument_schema(item)
+    properties = schema.get("properties", {})
+    formed = [
+        name
+        for name in schema.get("required", [])
+        if "pattern" in properties[name] or properties[name].get("format") == "date"
+    ]
+    if not formed:
+        return None
+    supplied = supplied_values(item, text)
+    dates = sum(properties[name].get("format") == "date" for name in formed)
+    return all(supplied.get(name) for name in formed) and len(dates_in(text)) >= dates

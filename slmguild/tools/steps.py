@@ -10,6 +10,7 @@ generated afterwards as free text, so that it streams.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,15 @@ class StepParser:
     def __init__(self, tools: list[BaseTool]) -> None:
         self.tools = {item.name: item for item in tools}
 
-    def json_schema(self, only: str | None = None) -> dict[str, Any]:
+    def json_schema(
+        self, only: str | None = None, values: Mapping[str, Mapping[str, list[Any]]] | None = None
+    ) -> dict[str, Any]:
         """The union schema of the next step, for `with_structured_output(method="json_schema")`.
 
         With `only`, a tool's name, the step must be a call of that tool: no other tool,
-        and no answer.
+        and no answer. With `values` ({tool: {argument: values}}, see
+        `slmguild.tools.grounding.supplied_values`), an argument may take only its values
+        (when it has some).
         """
         definitions: dict[str, Any] = {}
         branches: list[dict[str, Any]] = []
@@ -61,7 +66,7 @@ class StepParser:
         for name, item in self.tools.items():
             if only is not None and name != only:
                 continue
-            arguments = dict(argument_schema(item))
+            arguments = _restricted(argument_schema(item), (values or {}).get(name, {}))
             # Nested schemas keep their $refs valid only with their $defs at the top.
             definitions.update(arguments.pop("$defs", {}))
             branches.append(
@@ -118,3 +123,23 @@ def argument_schema(item: BaseTool) -> dict[str, Any]:
     data = schema if isinstance(schema, dict) else schema.model_json_schema()
     # The tool's name and docstring are in the prompt already; keep the grammar small.
     return {key: value for key, value in data.items() if key not in ("title", "description")}
+
+
+def _restricted(arguments: dict[str, Any], values: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """`arguments` (an argument schema) with each argument of `values` that has some
+    limited to them (and its default).
+
+    An argument with none is left as it is, and a call that makes one up is refused
+    afterwards (`ungrounded_arguments`): left without the tool it wanted, a 135M model
+    calls another one (it opened tickets for how-to questions) rather than answer.
+    """
+    properties = dict(arguments.get("properties", {}))
+    for name, allowed in values.items():
+        spec = properties.get(name)
+        if spec is None or not allowed:
+            continue
+        options = [*allowed, spec["default"]] if "default" in spec and spec["default"] not in allowed else allowed
+        # The enum says it all; a type alongside it would only lengthen the grammar.
+        properties[name] = {key: value for key, value in spec.items() if key in ("title", "description", "default")}
+        properties[name]["enum"] = options
+    return {**arguments, "properties": properties}
