@@ -88,6 +88,26 @@ def _ticket(connection: sqlite3.Connection, ticket_id: str) -> dict[str, Any]:
         ("Is IT-1502 still open or did someone close it?", {"ticket_id": "IT-1502"}),
         ("who is working on IT-1418 and what priority does it have", {"ticket_id": "IT-1418"}),
         ("Check IT-1076 please, the Wi-Fi issue in Berlin", {"ticket_id": "IT-1076"}),
+        ("whats the status of IT-2381? it's the VPN one", {"ticket_id": "IT-2381"}),
+        ("Any update on my printer ticket IT-0457?", {"ticket_id": "IT-0457"}),
+        (
+            "Hello, I opened IT-3196 last week because my laptop battery is swelling. Is it still open or has "
+            "someone picked it up?",
+            {"ticket_id": "IT-3196"},
+        ),
+        ("who has IT-5520 right now?", {"ticket_id": "IT-5520"}),
+        ("Is IT-1877 closed yet? Still can't get on the guest wifi in Berlin.", {"ticket_id": "IT-1877"}),
+        ("Hey, any news about ticket IT-4408 (software install request for Tableau)?", {"ticket_id": "IT-4408"}),
+        (
+            "My MFA reset ticket, IT-2963, how is it progressing? I keep getting prompted on my old phone.",
+            {"ticket_id": "IT-2963"},
+        ),
+        ("can u check the priority on IT-6014 pls, the dock for my monitors is still dead", {"ticket_id": "IT-6014"}),
+        (
+            "Following up on IT-0719 — the meeting room screen in Montreal. Has anything happened?",
+            {"ticket_id": "IT-0719"},
+        ),
+        ("Where are we with IT-3352? Password reset for my ACME ID, been waiting two days.", {"ticket_id": "IT-3352"}),
     ]
 )
 def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) -> dict[str, Any]:
@@ -133,6 +153,53 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
         (
             "my laptop was stolen from the train, open an urgent ticket",
             {"summary": "Laptop stolen on the train", "priority": "urgent"},
+        ),
+        (
+            "Please open a ticket: the printer on floor 3 in Lyon keeps jamming on every double-sided job, I can "
+            "still print single-sided though.",
+            {"summary": "Floor 3 printer in Lyon jams on every double-sided job", "priority": "normal"},
+        ),
+        (
+            "my laptop wont boot at all, just a black screen after the logo. I can't do any work today, can someone "
+            "look at it asap?",
+            {"summary": "Laptop will not boot, black screen after the logo", "priority": "high"},
+        ),
+        (
+            "The whole Berlin payroll team lost access to SecureLink VPN since 9am, nobody can connect. Raise an "
+            "urgent ticket please!!",
+            {"summary": "Berlin payroll team cannot connect to SecureLink VPN since 9am", "priority": "urgent"},
+        ),
+        (
+            "I left my work laptop on the train to Montreal last night. Log a ticket, I guess it needs to be wiped?",
+            {"summary": "Work laptop lost on the train to Montreal", "priority": "urgent"},
+        ),
+        (
+            "Could someone install Figma on my machine when you get a chance? No rush.",
+            {"summary": "Request to install Figma", "priority": "low"},
+        ),
+        (
+            "Got a new phone and ACME Verify doesn't have my account anymore, so I'm locked out of everything. help",
+            {"summary": "ACME Verify MFA lost after phone change, user locked out of all accounts", "priority": "high"},
+        ),
+        (
+            "the wifi in the Lyon cafeteria drops every few minutes. annoying but I can work from my desk, can you "
+            "get someone to fix it",
+            {"summary": "Wi-Fi in the Lyon cafeteria drops every few minutes", "priority": "normal"},
+        ),
+        (
+            "Hi, my second monitor flickers when plugged into the dock, the laptop screen is fine. Could you open a "
+            "ticket for that? Thanks",
+            {"summary": "Second monitor flickers when connected through the dock", "priority": "normal"},
+        ),
+        (
+            "Room Everest projector won't detect any HDMI input, we have a client call there this afternoon, can "
+            "somebody come look?",
+            {"summary": "Projector in meeting room Everest does not detect HDMI input", "priority": "normal"},
+        ),
+        (
+            "I think I clicked a phishing link and typed my ACME ID password on that page. Please create a ticket "
+            "right away.",
+            {"summary": "Possible phishing: user entered ACME ID password on a suspicious page", "priority": "urgent"},
         ),
     ]
 )
@@ -180,6 +247,35 @@ def create_ticket(
         ("How many leave days has E1302 taken this year?", {"employee_id": "E1302"}),
         ("I am E1188. Do I still have days carried over from last year?", {"employee_id": "E1188"}),
         ("days off left for employee E1275?", {"employee_id": "E1275"}),
+        ("How many days of leave do I have left? I'm E2374.", {"employee_id": "E2374"}),
+        (
+            "Planning two weeks in Portugal in August, do I have enough days? employee id E0891",
+            {"employee_id": "E0891"},
+        ),
+        (
+            "E3517 here — I joined in June, how much annual leave have I actually accrued so far?",
+            {"employee_id": "E3517"},
+        ),
+        ("did my unused days from last year carry over? E1468", {"employee_id": "E1468"}),
+        (
+            "Could you tell me how many holidays I've already taken this year? My ID is E2905. Thanks a lot!",
+            {"employee_id": "E2905"},
+        ),
+        ("leave balance for E4120 pls", {"employee_id": "E4120"}),
+        (
+            "My manager asked me to use up my days before December. Can you check what's left for employee E0637?",
+            {"employee_id": "E0637"},
+        ),
+        (
+            "Hi! Before I book flights for my sister's wedding I'd like to know my remaining vacation days. Employee "
+            "number E3082.",
+            {"employee_id": "E3082"},
+        ),
+        (
+            "I'm E1759 and about to go on parental leave, how many normal annual leave days do I still have?",
+            {"employee_id": "E1759"},
+        ),
+        ("how much paid time off is left for E2246, taken vs remaining?", {"employee_id": "E2246"}),
     ]
 )
 def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) -> dict[str, Any]:
@@ -239,6 +335,49 @@ def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) ->
             "number of workdays 2027-05-03 to 2027-05-14 for Montreal",
             {"start": "2027-05-03", "end": "2027-05-14", "office": "montreal"},
         ),
+        (
+            "How many working days is my leave from 2025-07-14 to 2025-08-01? I'm in the Lyon office.",
+            {"start": "2025-07-14", "end": "2025-08-01", "office": "lyon"},
+        ),
+        (
+            "Berlin office: how many working days between 2026-03-02 and 2026-05-29? It's my probation period.",
+            {"start": "2026-03-02", "end": "2026-05-29", "office": "berlin"},
+        ),
+        (
+            "count the working days from 2025-12-22 to 2026-01-09 for montreal pls",
+            {"start": "2025-12-22", "end": "2026-01-09", "office": "montreal"},
+        ),
+        (
+            "My notice period runs from 2026-09-15 to 2026-11-13, how many actual working days is that?",
+            {"start": "2026-09-15", "end": "2026-11-13", "office": "lyon"},
+        ),
+        (
+            "We're scoping a project between 2027-01-04 and 2027-03-31 with the Montreal team. Number of working days?",
+            {"start": "2027-01-04", "end": "2027-03-31", "office": "montreal"},
+        ),
+        (
+            "working days between 2025-04-22 and 2025-05-16, Lyon?",
+            {"start": "2025-04-22", "end": "2025-05-16", "office": "lyon"},
+        ),
+        (
+            "Hi, I want to request time off from 2026-12-21 to 2027-01-08. How many days would that cost me? I work "
+            "in Berlin.",
+            {"start": "2026-12-21", "end": "2027-01-08", "office": "berlin"},
+        ),
+        (
+            "how many business days between 2027-05-03 and 2027-05-28?",
+            {"start": "2027-05-03", "end": "2027-05-28", "office": "lyon"},
+        ),
+        (
+            "For a contractor's timesheet check: Berlin, from 2025-10-01 to 2025-10-31, how many working days are "
+            "there?",
+            {"start": "2025-10-01", "end": "2025-10-31", "office": "berlin"},
+        ),
+        (
+            "New hire starts 2026-06-22, onboarding ends 2026-07-17. How many working days is that at Montreal (they "
+            "have holidays around then I think)?",
+            {"start": "2026-06-22", "end": "2026-07-17", "office": "montreal"},
+        ),
     ]
 )
 def working_days_between(start: date, end: date, office: Office = "lyon") -> dict[str, Any]:
@@ -289,6 +428,37 @@ def working_days_between(start: date, end: date, office: Office = "lyon") -> dic
             "My hotel in Zurich cost 180 CHF, what is that in euros?",
             {"amount": 180, "from_currency": "CHF", "to_currency": "EUR"},
         ),
+        ("How much is 137.50 euros in Swiss francs?", {"amount": 137.5, "from_currency": "EUR", "to_currency": "CHF"}),
+        (
+            "I paid 18400 JPY for a hotel night in Osaka, what's that in EUR for my claim?",
+            {"amount": 18400, "from_currency": "JPY", "to_currency": "EUR"},
+        ),
+        ("convert 64.20 USD to CAD", {"amount": 64.2, "from_currency": "USD", "to_currency": "CAD"}),
+        (
+            "Client dinner in London came to £212.80 — how much in euros?",
+            {"amount": 212.8, "from_currency": "GBP", "to_currency": "EUR"},
+        ),
+        (
+            "taxi in Stockholm was 485 SEK, can you give me that in euro",
+            {"amount": 485, "from_currency": "SEK", "to_currency": "EUR"},
+        ),
+        (
+            "Hi, a supplier in Warsaw invoiced us 3270 PLN. What does that come to in Canadian dollars?",
+            {"amount": 3270, "from_currency": "PLN", "to_currency": "CAD"},
+        ),
+        ("what's 95 dollars in pounds?", {"amount": 95, "from_currency": "USD", "to_currency": "GBP"}),
+        (
+            "I'm in Montreal, spent 248.75 Canadian dollars on a hotel in Toronto. How much is that in US dollars?",
+            {"amount": 248.75, "from_currency": "CAD", "to_currency": "USD"},
+        ),
+        (
+            "Quick one: 1260 CHF -> SEK at the ACME rate?",
+            {"amount": 1260, "from_currency": "CHF", "to_currency": "SEK"},
+        ),
+        (
+            "Need the euro amount for a 742 zloty train ticket I bought in Poland, please.",
+            {"amount": 742, "from_currency": "PLN", "to_currency": "EUR"},
+        ),
     ]
 )
 def convert_currency(
@@ -331,6 +501,28 @@ def convert_currency(
         ("What is the mileage rate for using my own car?", {"category": "mileage"}),
         ("Can I book business class flights or only economy?", {"category": "flights"}),
         ("what's the budget for a home office chair or monitor?", {"category": "equipment"}),
+        (
+            "What's the limit for a client dinner? Taking three people from Nordwind out next week.",
+            {"category": "client_entertainment"},
+        ),
+        ("how much can I claim for lunch on a business trip?", {"category": "meals"}),
+        ("Is there a cap on hotel nights when I'm in Berlin for the workshop?", {"category": "hotel"}),
+        ("What's the max I can expense for a plane ticket to Montreal? Economy only?", {"category": "flights"}),
+        ("can i claim a cab from the airport, and up to how much", {"category": "taxi"}),
+        (
+            "Using my own car to visit a customer near Grenoble — what's the rate per kilometre?",
+            {"category": "mileage"},
+        ),
+        (
+            "Hi, my team lead said I could buy a new monitor for home office. What's the reimbursement limit for that?",
+            {"category": "equipment"},
+        ),
+        ("Rules for train tickets? Can I book first class for Lyon–Paris?", {"category": "train"}),
+        ("expense limit for meals pls", {"category": "meals"}),
+        (
+            "Before I order a headset and a keyboard myself, how much does ClaimIt allow for that kind of purchase?",
+            {"category": "equipment"},
+        ),
     ]
 )
 def expense_limit(category: Category) -> dict[str, Any]:
