@@ -19,7 +19,7 @@ from slmguild.orchestrator import Done, Token
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from slmguild.tools import Demonstrations, StepParser, ToolExecutor, ToolRegistry
 from slmguild.tools.demonstrations import clauses
-from slmguild.tools.grounding import dates_in, supplies_arguments, ungrounded_arguments
+from slmguild.tools.grounding import dates_in, supplied_values, supplies_arguments, ungrounded_arguments
 
 executed: list[tuple[str, dict]] = []
 
@@ -255,7 +255,7 @@ def test_dates_are_read_in_the_forms_people_write_them(text, days):
 
 
 def test_a_date_argument_is_grounded_by_the_same_day_in_any_form():
-    said = "how many working days from June 1st 2026 to 30/06/2026?"
+    said = supplied_values(working_days, "how many working days from June 1st 2026 to 30/06/2026?")
     assert ungrounded_arguments(working_days, {"start": "2026-06-01", "end": "2026-06-30"}, said) == []
     assert ungrounded_arguments(working_days, {"start": "2026-06-02", "end": "2026-06-30"}, said) == [
         "start='2026-06-02'"

@@ -179,17 +179,19 @@ class Expert:
         in it is not made: the problem says which values were made up. With `only`
         (constrained calling), the step must be a call of that tool.
         """
+        tools = self.parser.tools
+        # The values each tool's ids, dates and numbers may take: what the conversation holds.
+        supplied = None if context is None else {name: supplied_values(item, context) for name, item in tools.items()}
         if self.tool_calling == "constrained":
-            calls, reply, problem = await self._choose_constrained(messages, only, context)
+            calls, reply, problem = await self._choose_constrained(messages, only, supplied)
         else:
             calls, reply, problem = await self._choose_native(messages)
-        if context is not None:
-            tools = self.parser.tools
+        if supplied is not None:
             made_up = [
                 value
                 for _id, name, arguments in calls
                 if name in tools
-                for value in ungrounded_arguments(tools[name], arguments, context)
+                for value in ungrounded_arguments(tools[name], arguments, supplied[name])
             ]
             if made_up:
                 return [], reply, UNGROUNDED + ", ".join(made_up)
@@ -258,14 +260,11 @@ class Expert:
         return HumanMessage(observation.for_model())
 
     async def _choose_constrained(
-        self, messages: list[BaseMessage], only: str | None, context: str | None
+        self, messages: list[BaseMessage], only: str | None, supplied: dict[str, dict[str, list[Any]]] | None
     ) -> tuple[list[Call], AIMessage, str]:
-        # With the conversation known, ids, dates and numbers are decoded from what it holds.
-        values = None
-        if context is not None:
-            values = {name: supplied_values(item, context) for name, item in self.parser.tools.items()}
+        # Ids, dates and numbers are decoded from the values `supplied` (when known).
         decide = self.model.with_structured_output(
-            self.parser.json_schema(only, values), method="json_schema", include_raw=True
+            self.parser.json_schema(only, supplied), method="json_schema", include_raw=True
         )
         result: dict[str, Any] = await decide.ainvoke(messages)
         raw: AIMessage = result["raw"]

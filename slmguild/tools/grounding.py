@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -123,10 +124,10 @@ def supplied_values(item: BaseTool, context: str) -> dict[str, list[Any]]:
     return values
 
 
-def ungrounded_arguments(item: BaseTool, arguments: dict[str, Any], context: str) -> list[str]:
-    """The `name=value` of each argument the user must supply whose value is not in `context`."""
+def ungrounded_arguments(item: BaseTool, arguments: dict[str, Any], supplied: Mapping[str, list[Any]]) -> list[str]:
+    """The `name=value` of each argument the user must supply whose value is not among
+    those the conversation holds (`supplied`, from `supplied_values`)."""
     properties = argument_schema(item).get("properties", {})
-    supplied = supplied_values(item, context)
     missing = []
     for name, value in arguments.items():
         spec = properties.get(name, {})
