@@ -194,6 +194,37 @@ class KnowledgeSettings(_Strict):
         return [_resolve_path(root, info) or root for root in value]
 
 
+class AnswerConfig(_Strict):
+    """How an expert writes its answer (README, "Grounded answers").
+
+    grounded: the model states the answer in one short sentence from the passages most
+    like the question, the sentence is checked against them, and the passages follow it,
+    quoted and cited (a sentence that fails the check is not shown); extractive: the
+    passages alone, no generation; generative: the model answers freely from whole chunks.
+    """
+
+    # generative stays the default until grounded passes the example guild's scenarios and the
+    # whole answers benchmark (README, "Grounded answers"): opt in with `answer: {strategy: grounded}`.
+    strategy: Literal["grounded", "extractive", "generative"] = Field(
+        "generative", description="grounded | extractive | generative (experts without knowledge or tools: generative)"
+    )
+    passages: int = Field(
+        3, ge=1, le=10, description="Sentences, list items or table rows the answer rests on"
+    )
+    chunks: int = Field(5, ge=1, le=50, description="Chunks searched for those passages")
+    min_similarity: float = Field(
+        0.3, ge=-1, le=1,
+        description="A passage less similar to the question than this is not relevant; with none left, "
+        "the answer says that nothing was found",
+    )
+    max_tokens: int = Field(64, ge=8, le=4096, description="Length of the model's sentence, at most")
+    not_found: str = Field(
+        "I could not find this in my documents.",
+        description="What the expert says when its documents and tools have nothing on the question: "
+        "say where the user can ask",
+    )
+
+
 class ExpertConfig(_Strict):
     """One member of the guild: a prompt, a model (+ adapter), knowledge and tools."""
 
@@ -231,6 +262,9 @@ class ExpertConfig(_Strict):
         2, ge=0, le=10, description="Times an invalid or refused call is retried with the error fed back"
     )
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
+    answer: AnswerConfig = Field(
+        default_factory=AnswerConfig, description="This expert's answer settings, over the guild's `answer:`"
+    )
 
     _shorthand = field_validator("model", mode="before")(_model_shorthand)
 
@@ -330,6 +364,7 @@ class GuildConfig(_Strict):
         None, description="The larger model that takes what no small model should answer"
     )
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig, description="How experts write answers")
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
 
@@ -368,6 +403,13 @@ class GuildConfig(_Strict):
             for index, source in enumerate(expert.knowledge.sources)
             if not any(Path(source).resolve().is_relative_to(root) for root in roots)
         ]
+
+    def answer_for(self, expert: str) -> AnswerConfig:
+        """The answer settings of an expert: its own `answer:` over the guild's."""
+        own = self.experts[expert].answer
+        return AnswerConfig.model_validate(
+            {**self.answer.model_dump(exclude_unset=True), **own.model_dump(exclude_unset=True)}
+        )
 
     def model_for(self, expert: str) -> ModelSpec:
         """The complete model spec of an expert (or `fallback`, or `escalation`), defaults filled in."""

@@ -203,7 +203,8 @@ def test_searching_before_ingest_says_what_to_run(tmp_path, docs):
 
 @pytest.fixture
 def scripted_guild(tmp_path, docs):
-    config = load_config(guild_file(tmp_path))
+    # The model answers freely from whole chunks: how the prompt carries them and citations.
+    config = load_config(guild_file(tmp_path, extra="answer: {strategy: generative}"))
     base = KnowledgeBase(config, embedder=FakeEmbedder())
     base.ingest()
     return slmguild.Guild(config, knowledge=base)

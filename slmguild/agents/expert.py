@@ -30,6 +30,7 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 
 from slmguild.agents.events import Handoff, Retrieved, ToolCall, ToolResult
+from slmguild.agents.grounded import GroundedAnswerer, Grounding
 from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
@@ -38,10 +39,11 @@ from slmguild.serving import backend_errors
 from slmguild.tools import AnswerStep, Demonstration, Demonstrations, Observation, StepParser, ToolExecutor
 from slmguild.tools.grounding import supplied_values, ungrounded_arguments, with_iso_dates
 from slmguild.tools.handoff import HANDOFF
+from slmguild.tools.side_effects import changes_something, only_asks
 from slmguild.tools.steps import StepError
 
 UNGROUNDED = "these values do not appear in the conversation: "
-ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff
+ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff | Grounding
 CITE = (
     "Answer from these excerpts of the documents. After each fact, cite its document's id "
     "in square brackets, like [{example}]. If the excerpts do not answer the question, say so."
@@ -90,6 +92,7 @@ class Expert:
     max_retries: int = 2
     demonstrations: Demonstrations | None = None  # default: the tools' examples, all shown
     knowledge: Retriever | None = None
+    grounded: GroundedAnswerer | None = None  # None: the model answers freely (strategy generative)
     parser: StepParser = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +126,9 @@ class Expert:
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
+        if self.grounded is not None:
+            yield from drive(self._grounded_answer(turn))
+            return
         answer = []
         with backend_errors(self.spec):
             for chunk in self.model.stream(self._answer_messages(turn)):
@@ -137,6 +143,17 @@ class Expert:
         """`stream`, for asyncio callers (run in a worker thread: the event loop stays free)."""
         async for event in relay(lambda: self.stream(question, history, hits=hits)):
             yield event
+
+    async def _grounded_answer(self, turn: _Turn) -> AsyncGenerator[Grounding | AIMessageChunk, None]:
+        # Checked before it is shown, so it arrives whole: it is one short sentence and quotes.
+        assert self.grounded is not None
+        with backend_errors(self.spec):
+            text, grounding, reply = await self.grounded.answer(
+                turn.question, turn.hits, turn.observations, self.model
+            )
+        yield grounding
+        usage = reply.usage_metadata if reply is not None else None
+        yield AIMessageChunk(content=text, usage_metadata=usage)
 
     def _answer_messages(self, turn: _Turn) -> list[BaseMessage]:
         """The question, with what the search and the tools found: small models use
@@ -212,6 +229,10 @@ class Expert:
         # tool_choice nearest forces the first call; a native call cannot be forced on every backend.
         may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
         forced = selection.nearest_call if may_force else None
+        # A question never changes anything: a tool that would is neither forced nor run.
+        frozen = {t.name for t in self.tools if changes_something(t)} if only_asks(turn.question) else set()
+        if forced in frozen:
+            forced = None
         for step in range(self.max_steps):
             for attempt in range(self.max_retries + 1):
                 # Only the first try is forced: after a problem the model may answer instead.
@@ -222,6 +243,8 @@ class Expert:
                     if self.tool_calling == "native" and reply.text.strip():
                         turn.canned_answer = reply.text  # a native answer is the answer
                     return
+                if any(name in frozen for _, name, _ in calls):
+                    return  # the model wanted to act on a question: it answers instead
                 if calls and all(turn.already_ran(name, arguments) for _, name, arguments in calls):
                     # Small models repeat a call they have the result of (up to max_steps):
                     # the result is in the conversation already, so answer from it.

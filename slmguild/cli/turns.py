@@ -192,6 +192,16 @@ def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
         arguments = json.dumps(call["arguments"], ensure_ascii=False)
         node = tree.add(f"tool: {call['tool']} {escape(arguments)} → {call['status']} ({call['duration_s']} s)")
         node.add(escape(_clip(call["content"])))
+    if answer := trace.get("answer"):
+        node = tree.add(f"answer: {answer['strategy']} → {answer['outcome']}")
+        for passage in answer["passages"]:
+            node.add(escape(f"[{passage['chunk']}] {_clip(passage['text'], 120)} ({passage['similarity']})"))
+        if answer["draft"]:
+            node.add(escape(f"draft: {_clip(answer['draft'], 160)}"))
+        for problem in answer["unsupported_figures"]:
+            node.add(f"[yellow]unsupported figure: {escape(problem)}[/]")
+        for problem in answer["unsupported_sentences"]:
+            node.add(f"[yellow]unsupported sentence: {escape(_clip(problem, 120))}[/]")
     usage = trace.get("usage", {})
     tree.add(
         f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "

@@ -27,6 +27,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
 from slmguild.agents import Expert, ExpertEvent, Handoff, Retrieved, ToolCall, ToolResult
+from slmguild.agents.grounded import Grounding
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator.events import Escalated, Planned, Routed, Token
 from slmguild.orchestrator.planner import Plan
@@ -135,7 +136,8 @@ class _Nodes:
         def answer_part(index: int) -> dict[str, Any]:
             part = plan.parts[index]
             expert = self.guild.expert(part.expert)
-            recorder = TurnRecorder(expert, write=None)  # parts finish out of order: no live tokens
+            # Parts finish out of order: their progress is streamed, their tokens are not.
+            recorder = TurnRecorder(expert, write=lambda event: None if isinstance(event, Token) else write(event))
             for event in expert.stream(part.question, history):
                 recorder.add(event)
             return recorder.reply({**decision, "expert": part.expert, "question": part.question})
@@ -201,10 +203,14 @@ class TurnRecorder:
         self.tool_calls: list[dict[str, Any]] = []
         self.retrieved: list[dict[str, Any]] = []
         self.handoff: Handoff | None = None
+        self.grounding: dict[str, Any] | None = None
 
     def add(self, event: ExpertEvent) -> None:
         """Record an expert's event and stream what the caller should see."""
         shown: Any = event
+        if isinstance(event, Grounding):
+            self.grounding = event.describe()  # the trace's; the answer's text follows as a token
+            return
         if isinstance(event, Handoff):
             self.handoff = event
         elif isinstance(event, Retrieved):
@@ -237,6 +243,7 @@ class TurnRecorder:
                 "model": model,
                 "retrieved": self.retrieved,
                 "tools": self.tool_calls,
+                **({"answer": self.grounding} if self.grounding else {}),
                 "usage": self.usage,
                 "latency_s": round(finished - self.started, 4),
                 "first_token_s": round((self.first_token_at or finished) - self.started, 4),

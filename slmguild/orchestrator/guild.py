@@ -23,6 +23,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from slmguild.agents import Expert
+from slmguild.agents.grounded import GroundedAnswerer
 from slmguild.concurrency import relay
 from slmguild.config import (
     ExpertConfig,
@@ -32,7 +33,7 @@ from slmguild.config import (
     load_config,
 )
 from slmguild.errors import SlmguildError, UnknownExpert
-from slmguild.knowledge import Hit, KnowledgeBase
+from slmguild.knowledge import Hit, KnowledgeBase, Retriever
 from slmguild.orchestrator.events import Done, Event, Reply
 from slmguild.orchestrator.graph import (
     ESCALATION,
@@ -135,6 +136,16 @@ class Guild:
                     shown=expert.demonstrations,
                 ),
             }
+        knowledge = self.knowledge.retriever(name)
+        grounded = None
+        if isinstance(expert, ExpertConfig) and (knowledge is not None or tools):
+            answer = self.config.answer_for(name)
+            if answer.strategy != "generative":
+                grounded = GroundedAnswerer(
+                    name, answer, (lambda: self.knowledge.embedder) if knowledge is not None else None
+                )
+                if knowledge is not None:  # the passages are chosen from more chunks than a prompt holds
+                    knowledge = Retriever(self.knowledge, name, max(knowledge.top_k, answer.chunks))
         return Expert(
             name=name,
             description=expert.description,
@@ -142,7 +153,8 @@ class Guild:
             model=self.models(name, spec),
             spec=spec,
             tools=tools,
-            knowledge=self.knowledge.retriever(name),
+            knowledge=knowledge,
+            grounded=grounded,
             **tool_settings,
         )
 

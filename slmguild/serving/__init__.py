@@ -67,6 +67,18 @@ def chat_model(spec: ModelSpec, engine: EngineConfig | None = None) -> BaseChatM
     return model
 
 
+def capped(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
+    """A copy of `model` that decodes greedily and at most `max_tokens` tokens, on any backend
+    (the embedded engine's `generation`, or the client's own fields: `max_tokens` for OpenAI,
+    `num_predict` for Ollama); a model with none of these (a test double) is returned as is."""
+    if isinstance(model, EmbeddedChatModel):
+        generation = model.generation.model_copy(update={"max_tokens": max_tokens, "temperature": 0.0})
+        return model.model_copy(update={"generation": generation})
+    fields = type(model).model_fields
+    wanted = {"max_tokens": max_tokens, "num_predict": max_tokens, "temperature": 0.0}
+    return model.model_copy(update={key: value for key, value in wanted.items() if key in fields})
+
+
 def embeddings(spec: ModelSpec, engine: EngineConfig | None = None) -> Embeddings:
     """Embeddings computed by the model of `spec` on its backend."""
     if spec.backend == "ollama":

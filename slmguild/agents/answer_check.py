@@ -1,0 +1,116 @@
+"""The check a grounded answer passes before the user sees it.
+
+Two things are checked against what the model was given — the selected passages, the
+question and the tools' results (the *evidence*):
+
+- **figures**: every number, amount, percentage, date, time, e-mail address, URL, phone
+  extension and code (SL-403, IT-1042, PO-2027-…) in the answer must occur in the
+  evidence. Figures are compared in a normal form (`5,000` = `5000`, `€150` = `150`,
+  `ext. 4357` = `4357`), so a figure the model reformatted is not a false alarm.
+- **sentences**: each clause of each sentence must find at least `MIN_SUPPORT` of its
+  content words (stemmed, stop words aside) in one passage or tool result (the question's
+  words count for all). A sentence the model made up ("takes effect within 3 seconds",
+  "enter a new username") brings words that no passage has. The false-alarm rate of this rule is measured by
+  `benchmarks/answers.py --check` (README, "Grounded answers").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import snowballstemmer
+
+MIN_SUPPORT = 0.75  # share of a clause's content words that one passage (with the question) holds
+_MIN_CONTENT_WORDS = 2  # shorter clauses ("Yes.", "Call IT.") carry no claim to check
+
+_URL = re.compile(r"https?://[^\s)\]>,;\"']+|www\.[^\s)\]>,;\"']+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_CODE = re.compile(r"\b[A-Z]{1,5}-\d[\w-]*\b")  # SL-403, IT-1042, PO-2027-0042
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")  # 5,000 / 12.5 / 08:00 / 2027-03-03 (parts)
+_LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s+", re.MULTILINE)  # "1. Open ..." is no figure
+_CITATION = re.compile(r"\[[^\[\]\s]+\]")  # [vpn-password-reset]
+_WORD = re.compile(r"[a-z][a-z'-]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A made-up claim often hides in a clause of a true sentence ("..., which erases your other passwords").
+_CLAUSE = re.compile(r"[,;:()]\s*|\s+(?:which|and|but|so|because|while|then|or|who|where)\s+", re.IGNORECASE)
+_STOP_WORDS = frozenset(
+    """a an the and or but if then than that this these those there here of to in on at by for
+    from with without within into onto over under about as is are was were be been being do does
+    did done have has had having can could will would shall should may might must not no yes you
+    your yours we our us they them their it its he she his her i me my so such also only just
+    very more most less least any all each every some other another which who whom whose what
+    when where why how one ones get gets got use used using please need needs want wants acme""".split()
+)
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What the check found in an answer: figures and sentences the evidence does not hold."""
+
+    unsupported_figures: tuple[str, ...] = ()
+    unsupported_sentences: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.unsupported_figures and not self.unsupported_sentences
+
+
+class Evidence:
+    """What an answer may rest on: passages and tool results, and the question, whose words
+    count as support for every passage (an answer restates what it answers)."""
+
+    def __init__(self, texts: Iterable[str], question: str = "", *, sentences: bool = True) -> None:
+        self.texts = [text for text in texts if text]
+        self.sentences = sentences  # False: figures only (a tool's JSON has few of an answer's words)
+        asked = set(content_words(question))
+        self._words = [asked | set(content_words(text)) for text in self.texts] or [asked]
+        self._figures = {normal for text in [question, *self.texts] for f in figures(text) for normal in _normal_forms(f)}
+
+    def check(self, answer: str) -> CheckResult:
+        """The figures and sentences of `answer` that this evidence does not support."""
+        bad_figures = [f for f in figures(answer) if not (_normal_forms(f) & self._figures)]
+        bad_sentences = [
+            sentence.strip()
+            for sentence in _SENTENCE.split(_CITATION.sub("", answer))
+            # A question back to the user ("Which ticket number is it?") claims nothing.
+            if self.sentences and not sentence.rstrip().endswith("?")
+            and any(self.support(clause) < MIN_SUPPORT for clause in _CLAUSE.split(sentence))
+        ]
+        return CheckResult(tuple(dict.fromkeys(bad_figures)), tuple(bad_sentences))
+
+    def support(self, clause: str) -> float:
+        """The largest share of `clause`'s content words that one text (with the question) holds;
+        1 for a clause too short to claim anything."""
+        words = set(content_words(clause))
+        if len(words) < _MIN_CONTENT_WORDS:
+            return 1.0
+        return max(len(words & vocabulary) / len(words) for vocabulary in self._words)
+
+
+def figures(text: str) -> list[str]:
+    """The figures of `text`: URLs, e-mail addresses, codes, then numbers outside them."""
+    text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", text))
+    found: list[str] = []
+    for pattern in (_URL, _EMAIL, _CODE):
+        found += [match.rstrip(".") for match in pattern.findall(text)]
+        text = pattern.sub(" ", text)
+    return found + _NUMBER.findall(text)
+
+
+def _normal_forms(figure: str) -> set[str]:
+    """The forms a figure is matched by: lower case, without thousands separators; a time
+    also as its hours and minutes (`08:00` → `8`, `0`), so "8 am" matches a passage's 08:00."""
+    lowered = figure.lower().rstrip("./")
+    forms = {lowered, lowered.replace(",", ""), re.sub(r"^(\d+)\.0+$", r"\1", lowered)}  # 5.0 = 5
+    if _NUMBER.fullmatch(figure) and ":" in figure:
+        forms |= {part.lstrip("0") or "0" for part in figure.split(":")}
+    return forms
+
+
+def content_words(text: str) -> list[str]:
+    """The stemmed words of `text` that say something (no stop words, no figures)."""
+    words = [word.strip("'-") for word in _WORD.findall(text.lower())]
+    return _STEMMER.stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])

@@ -1,0 +1,125 @@
+"""Grounded answers: what the documents and tools say, checked before it is shown.
+
+A 135M model that is handed the right document still invents steps and figures. So an
+expert with knowledge or tools answers in three moves (README, "Grounded answers"):
+
+1. **narrow**: the passages of the retrieved chunks most like the question (sentences,
+   list items, table rows under their headings; `slmguild.knowledge.passages`);
+2. **draft** (strategy `grounded`): the model states the answer in one short sentence
+   from those passages and the tools' results;
+3. **check**: every figure of the draft must occur in that evidence and every sentence
+   must be supported by one passage (`answer_check`). A draft that passes is shown
+   first; one that fails is dropped — an invented figure is never shown.
+
+The passages then follow, quoted and cited, so that the user sees what the answer rests
+on (with strategy `extractive` they are the whole answer, and no model runs). When the
+search found nothing relevant and no tool answered, the expert says so, and where to ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from slmguild.agents.answer_check import CheckResult, Evidence
+from slmguild.config import AnswerConfig
+from slmguild.knowledge.citations import source_id
+from slmguild.knowledge.chunks import Hit
+from slmguild.knowledge.passages import Passage, select_passages
+from slmguild.serving import capped
+from slmguild.tools import Observation
+
+# Measured on the example guild (README, "Grounded answers"): the question first, then the
+# notes, then one sentence asked for, under a short system prompt — not the expert's long one.
+DRAFT_SYSTEM = "You answer questions from the notes you are given."
+DRAFT_PROMPT = "Question: {question}\n\nNotes:\n{notes}\n\nReply with one short sentence from the notes that answers the question."
+Outcome = Literal["checked", "quoted", "not_found"]
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """How a grounded answer was made: the evidence, the model's draft, the check, the outcome.
+
+    `outcome`: `checked` (the draft passed and is shown before the evidence), `quoted` (no
+    draft, or it failed the check: the evidence alone is shown), `not_found` (no evidence).
+    """
+
+    expert: str
+    strategy: str
+    passages: tuple[tuple[Passage, float], ...]
+    draft: str
+    check: CheckResult
+    outcome: Outcome
+
+    def describe(self) -> dict[str, object]:
+        """The trace's view: passages with their document ids and scores, the check, the outcome."""
+        return {
+            "strategy": self.strategy,
+            "passages": [
+                {"id": source_id(p.hit), "chunk": p.hit.chunk.label, "text": p.shown, "similarity": round(s, 4)}
+                for p, s in self.passages
+            ],
+            "draft": self.draft,
+            "unsupported_figures": list(self.check.unsupported_figures),
+            "unsupported_sentences": list(self.check.unsupported_sentences),
+            "outcome": self.outcome,
+        }
+
+
+@dataclass
+class GroundedAnswerer:
+    """Makes an expert's grounded (or extractive) answer from its search's hits and tools' results."""
+
+    expert: str
+    settings: AnswerConfig
+    embedder: Callable[[], Embeddings] | None  # the knowledge embedder, loaded on first use (None: no knowledge)
+
+    def evidence(self, question: str, hits: Sequence[Hit]) -> list[tuple[Passage, float]]:
+        """The passages of `hits` that bear on `question`, best first (none below `min_similarity`)."""
+        if not hits or self.embedder is None:
+            return []
+        chosen = select_passages(question, hits, self.embedder(), count=self.settings.passages)
+        return [(passage, score) for passage, score in chosen if score >= self.settings.min_similarity]
+
+    async def answer(
+        self, question: str, hits: Sequence[Hit], observations: Sequence[Observation], model: BaseChatModel
+    ) -> tuple[str, Grounding, AIMessage | None]:
+        """(the answer, how it was made, the model's reply when it drafted one); `model`
+        (the expert's) drafts the sentence, greedily and in at most `max_tokens` tokens."""
+        passages = self.evidence(question, hits)
+        results = [obs for obs in observations if obs.status == "ok"]
+        failed = [obs for obs in observations if obs.status != "ok" and not obs.retryable]
+        if not passages and not results:
+            text = self.settings.not_found
+            if failed:
+                text += " " + " ".join(f"({obs.tool} failed: {obs.content})" for obs in failed)
+            return text, Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found"), None
+        quoted = _quote(passages, results)
+        if self.settings.strategy == "extractive":
+            return quoted, Grounding(self.expert, "extractive", tuple(passages), "", CheckResult(), "quoted"), None
+        notes = [f"- {p.shown}" for p, _ in passages] + [f"- {obs.tool} returned: {obs.content}" for obs in results]
+        reply = await capped(model, self.settings.max_tokens).ainvoke([
+            SystemMessage(DRAFT_SYSTEM),
+            HumanMessage(DRAFT_PROMPT.format(question=question, notes="\n".join(notes))),
+        ])
+        draft = reply.text.strip()
+        # With a tool's result, only figures are checked: its JSON holds few of an answer's words.
+        evidence = Evidence([*(p.shown for p, _ in passages), *(obs.content for obs in results)], question,
+                            sentences=not results)
+        check = evidence.check(draft)
+        outcome: Outcome = "checked" if draft and check.passed else "quoted"
+        text = f"{draft}\n\n{quoted}" if outcome == "checked" else quoted
+        return text, Grounding(self.expert, "grounded", tuple(passages), draft, check, outcome), reply
+
+
+def _quote(passages: Sequence[tuple[Passage, float]], results: Sequence[Observation]) -> str:
+    """The evidence as the user reads it: each passage quoted under its document's id."""
+    lines = [f"- {obs.tool}: {obs.content}" for obs in results]
+    lines += [f'- [{source_id(p.hit)}] {p.shown}' for p, _ in passages]
+    heading = "From the documents:" if passages and not results else "From what I found:"
+    return "\n".join([heading, *lines])

@@ -1,0 +1,125 @@
+"""Passages: the sentences, list items and table rows of retrieved chunks that bear on a question.
+
+A 135M model gets lost in 600 tokens of loosely related text, and answers best from one
+to three sentences (README, "Grounded answers"). So a chunk is cut into passages — a
+sentence of a paragraph, an item of a list (with the line that introduces the list), a
+row of a table (each cell under its column's name) — and each passage carries its
+section's heading, so that "ext. 4357" keeps its meaning once it stands alone. The
+passages most similar to the question (cosine of the knowledge embedder) are what the
+model sees; each remembers its chunk, so citations still point at the document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from slmguild.knowledge.chunks import Hit
+from slmguild.vectors import unit
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+(.*)$")
+_STEP = re.compile(r"^\d{1,2}[.)]\s+")  # an item of a numbered list, not indented
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
+# A sentence ends at . ! or ? before a capital letter — not after the abbreviations that
+# precede figures or examples ("ext. 4357", "e.g. Berlin").
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\b[Ee]xt\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\b[Nn]o\.)(?<!\bvs\.)\s+(?=[A-Z\"'(])"
+)
+_EMPHASIS = re.compile(r"\*\*|__|`")
+# Measured on the example guild (README, "Grounded answers"): with this prior the fact is in the
+# best 3 passages for 0.90 of the in-sample questions and 0.83 of the held-out ones (cosine alone:
+# 0.85 and 0.82).
+RANK_PRIOR = 0.1
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A sentence, list item or table row of a retrieved chunk, as the model is shown it."""
+
+    text: str  # the words of the document (emphasis marks removed)
+    heading: str  # the section it is in ("" when none)
+    hit: Hit  # the chunk it came from: its document is what the answer cites
+
+    @property
+    def shown(self) -> str:
+        """The passage under its heading: what is embedded and what the model reads."""
+        return f"{self.heading}: {self.text}" if self.heading else self.text
+
+
+def split_passages(hit: Hit) -> list[Passage]:
+    """The passages of one retrieved chunk, in document order.
+
+    A numbered list is one passage — steps are answered together, in their order — with
+    its indented sub-items; a bulleted list gives one passage per item.
+    """
+    heading = hit.chunk.heading or hit.chunk.title
+    passages: list[Passage] = []
+    lead = ""  # the sentence that introduces a list ("The rules are:")
+    columns: list[str] = []  # the header of the table being read
+    steps: list[str] = []  # the numbered list being read
+
+    def end_steps() -> None:
+        if steps:
+            passages.append(Passage("\n".join(steps), heading, hit))
+            steps.clear()
+
+    for raw in _EMPHASIS.sub("", hit.chunk.text).splitlines():
+        line = raw.strip()
+        if steps and (_STEP.match(raw) or (line and raw[:1].isspace())):
+            steps.append(line)  # the next step, or a sub-item of the current one
+            continue
+        end_steps()
+        if not line:
+            columns = []
+        elif match := _HEADING.match(line):
+            heading, lead, columns = match.group(1), "", []
+        elif line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if _TABLE_RULE.match(line):
+                continue
+            if not columns:
+                columns = cells
+                continue
+            row = ", ".join(f"{name}: {cell}" if name else cell for name, cell in zip(columns, cells))
+            passages.append(Passage(row, heading, hit))
+        elif _STEP.match(raw):
+            steps.extend([lead, line] if lead else [line])
+        elif match := _LIST_ITEM.match(line):
+            item = match.group(1).rstrip(",;")
+            passages.append(Passage(f"{lead} {item}" if lead else item, heading, hit))
+        else:
+            sentences = [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
+            lead = sentences[-1] if sentences and sentences[-1].endswith(":") else ""
+            # A sentence that only introduces a list says nothing by itself: it leads each item.
+            passages.extend(Passage(sentence, heading, hit) for sentence in sentences if sentence != lead)
+    end_steps()
+    return passages
+
+
+def select_passages(
+    question: str, hits: Sequence[Hit], embedder: Embeddings, *, count: int = 3
+) -> list[tuple[Passage, float]]:
+    """The `count` passages of `hits` that bear most on `question`, best first, with their cosine.
+
+    A passage is ranked by its cosine with the question plus `RANK_PRIOR / rank` of its
+    chunk: the search saw the whole chunk, the passage alone may not name its topic.
+    Passages repeated across overlapping chunks are scored once.
+    """
+    unique: dict[str, Passage] = {}
+    for hit in hits:
+        for passage in split_passages(hit):
+            unique.setdefault(passage.shown, passage)
+    passages = list(unique.values())
+    if not passages:
+        return []
+    vectors = unit(np.asarray(embedder.embed_documents([p.shown for p in passages])))
+    query = unit(np.asarray(embedder.embed_query(question)))
+    similarity = vectors @ query
+    ranked = similarity + RANK_PRIOR / np.asarray([p.hit.rank for p in passages], dtype=np.float32)
+    best = np.argsort(-ranked, kind="stable")[:count]
+    return [(passages[i], float(similarity[i])) for i in best]

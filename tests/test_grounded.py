@@ -1,0 +1,127 @@
+"""Grounded answers: passages, the check, its remedies, the honest "not found", and
+questions that never run a tool that changes something (scripted model, fake embedder)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import slmguild
+from slmguild.agents.answer_check import Evidence, figures
+from slmguild.config import load_config
+from slmguild.knowledge import KnowledgeBase
+from slmguild.knowledge.chunks import Chunk, Hit
+from slmguild.knowledge.passages import split_passages
+from slmguild.testing import FakeEmbedder, ScriptedModel
+from slmguild.tools.side_effects import only_asks
+
+DOC = """\
+# Lost devices
+
+## Report it immediately
+
+Call the IT service desk on ext. 4357 at once. Then file a police report within 48 hours.
+
+## Resetting
+
+1. Open https://selfservice.acme.example/vpn in any browser.
+2. Click Reset and type the new password twice.
+
+## Limits
+
+| City | Limit per night |
+|------|-----------------|
+| Berlin | 160 EUR |
+"""
+
+
+def hit(text: str = DOC) -> Hit:
+    return Hit(Chunk("docs/lost.md", 0, text, "Lost devices", "", "", ""), 1.0, 1)
+
+
+def test_passages_keep_their_heading_steps_stay_together_and_table_rows_name_their_columns():
+    shown = [passage.shown for passage in split_passages(hit())]
+    assert "Report it immediately: Call the IT service desk on ext. 4357 at once." in shown  # not cut at "ext."
+    assert "Report it immediately: Then file a police report within 48 hours." in shown
+    assert ("Resetting: 1. Open https://selfservice.acme.example/vpn in any browser.\n"
+            "2. Click Reset and type the new password twice.") in shown
+    assert "Limits: City: Berlin, Limit per night: 160 EUR" in shown
+
+
+def test_the_check_catches_an_invented_figure_and_an_unsupported_sentence_but_not_a_reformatted_one():
+    evidence = Evidence(["Call ext. 4357 from 08:00. The card limit is 5,000 EUR."], "What is the card limit?")
+    assert figures("Call 4357 at https://help.acme.example, code SL-403.") == [
+        "https://help.acme.example", "SL-403", "4357"]
+    assert evidence.check("The card limit is 5000 EUR; call 4357 at 8:00.").passed
+    invented = evidence.check("The card limit is 7,500 EUR.")
+    assert invented.unsupported_figures == ("7,500",)
+    made_up = evidence.check("The card limit is 5,000 EUR, which resets every full moon on Mars.")
+    assert made_up.unsupported_sentences and not made_up.unsupported_figures
+    assert evidence.check("Which card do you mean?").passed  # a question back claims nothing
+
+
+def test_a_request_to_act_is_not_a_plain_question():
+    assert only_asks("How do I report a phishing email?")
+    assert only_asks("got a weird email asking me to log in somewhere, what do I do with it?")
+    assert not only_asks("Please create a ticket: my headset microphone stopped working.")
+    assert not only_asks("Could you open a ticket for the broken screen?")
+
+
+@pytest.fixture
+def grounded_guild(tmp_path: Path):
+    def build(min_similarity: float = -1.0) -> slmguild.Guild:
+        (tmp_path / "docs").mkdir(exist_ok=True)
+        (tmp_path / "docs" / "lost.md").write_text(DOC)
+        guild_file = tmp_path / "guild.yaml"
+        guild_file.write_text(textwrap.dedent(f"""\
+            name: grounded-test
+            knowledge: {{store: {{path: store}}}}
+            answer: {{strategy: grounded, min_similarity: {min_similarity}}}
+            experts:
+              it:
+                description: IT
+                system_prompt: You are the IT desk.
+                knowledge: {{sources: [docs]}}
+                answer: {{not_found: "I could not find this in the IT documents: call ext. 4357."}}
+            """))
+        config = load_config(guild_file)
+        knowledge = KnowledgeBase(config, embedder=FakeEmbedder())
+        knowledge.ingest()
+        return slmguild.Guild(config, knowledge=knowledge)
+
+    return build
+
+
+def test_a_checked_draft_is_shown_before_the_cited_passages(grounded_guild):
+    guild = grounded_guild()
+    with ScriptedModel(replies=["Call the IT service desk on ext. 4357 at once."]) as model:
+        guild.expert("it").model = model
+        reply = guild.run("My laptop was stolen, who do I call?", expert="it")
+    assert reply.text.startswith("Call the IT service desk on ext. 4357 at once.\n\nFrom the documents:\n- [lost] ")
+    assert reply.trace["answer"]["outcome"] == "checked" and reply.trace["answer"]["passages"]
+
+
+def test_an_invented_number_or_sentence_is_never_shown_the_passages_are_quoted_instead(grounded_guild):
+    guild = grounded_guild()
+    with ScriptedModel(replies=[
+        "Call ext. 5555 within 3 hours.",
+        "Call the desk, then sacrifice a goat under the full moon to restore the laptop.",
+    ]) as model:
+        guild.expert("it").model = model
+        invented = guild.run("My laptop was stolen, who do I call?", expert="it")
+        unsupported = guild.run("My laptop was stolen, who do I call?", expert="it")
+    assert "5555" not in invented.text and invented.text.startswith("From the documents:\n- [lost] ")
+    assert invented.trace["answer"]["unsupported_figures"] == ["5555", "3"]
+    assert invented.trace["answer"]["outcome"] == "quoted"
+    assert "goat" not in unsupported.text and unsupported.trace["answer"]["unsupported_sentences"]
+
+
+def test_nothing_relevant_found_gives_the_honest_answer_without_asking_the_model(grounded_guild):
+    guild = grounded_guild(min_similarity=0.99)
+    with ScriptedModel(replies=[]) as model:  # any request to it would fail the test
+        guild.expert("it").model = model
+        reply = guild.run("What is the capital of Peru?", expert="it")
+    assert reply.text == "I could not find this in the IT documents: call ext. 4357."
+    assert reply.trace["answer"]["outcome"] == "not_found"
