@@ -201,7 +201,8 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
             "right away.",
             {"summary": "Possible phishing: user entered ACME ID password on a suspicious page", "priority": "urgent"},
         ),
-    ]
+    ],
+    changes=True,  # it writes a ticket: a question never runs it
 )
 def create_ticket(
     summary: Annotated[str, Field(min_length=5, max_length=120)],

@@ -17,6 +17,7 @@ def tool(
     func: Callable[..., Any] | None = None,
     *,
     examples: Sequence[Example] = (),
+    changes: bool = False,
     **options: Any,
 ) -> Any:
     """Make a tool of a sync or async function; its schema comes from hints and docstring.
@@ -33,7 +34,9 @@ def tool(
     `Annotated[str, Field(pattern=...)]` and friends become constraints of the JSON
     schema that the model decodes under. `examples` are (request, arguments) pairs
     shown to the model as earlier turns: small models copy a demonstrated call far
-    better than they follow a description. Other options are langchain-core's `@tool`
+    better than they follow a description. `changes=True` declares that the tool changes
+    something (opens a ticket, places an order): a request that only asks for
+    information never runs it (`slmguild.tools.side_effects`). Other options are langchain-core's `@tool`
     options; `parse_docstring` defaults to True so each argument's description reaches
     the model.
     """
@@ -43,6 +46,8 @@ def tool(
         made = langchain_tool(function, **options)
         if examples:
             made.metadata = {**(made.metadata or {}), "examples": [tuple(e) for e in examples]}
+        if changes:
+            made.metadata = {**(made.metadata or {}), "changes": True}
         return made
 
     return make if func is None else make(func)
