@@ -56,8 +56,8 @@ def evaluate(
     ] = None,
     answers: Annotated[
         Path | None,
-        typer.Option(help='Questions with reference answers, JSON lines {"question": ..., "answer": ...}; '
-                          "asked end to end, on the guild's models."),
+        typer.Option(help='Questions with reference answers, JSON lines {"question": ..., "answer": ..., '
+                          '"keys": [["ext. 4600", "4600"], ...]}; asked end to end, on the guild\'s models.'),
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Retrieval: chunks searched per question (recall@k).")] = 5,
     limit: Annotated[
@@ -67,7 +67,8 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON instead of a table.")] = False,
 ) -> None:
     """Measure a guild on labelled data: routing accuracy, retrieval recall@1/recall@k/MRR,
-    and answer quality (exact, contains the key facts, ROUGE-L, BLEU, optional judge)."""
+    and answer quality (correct: states every key fact; answers with an unsupported figure;
+    latency p50/p95; exact, contains, ROUGE-L, BLEU, optional judge)."""
     if routing is None and retrieval is None and answers is None:
         raise SlmguildError("nothing to evaluate: give --routing, --retrieval and/or --answers (JSON lines files)")
     loaded = load_guild(guild)
@@ -90,10 +91,14 @@ def evaluate(
             if loaded.config.escalation is None:
                 raise ConfigError(f"{guild}: --judge needs an escalation model (escalation:) to rate answers")
             rater = Judge(loaded.expert("escalation").model)  # the guild built it already
-        pairs = reference_rows(read_jsonl(answers, ["question", "answer"]))[:limit]
+        questions = reference_rows(read_jsonl(answers, ["question"]))[:limit]
         with _progress("answers") as progress:
-            quality = answer_quality(loaded, pairs, judge=rater, progress=progress)
-        figures["answers"] = {"file": str(answers), "total": len(pairs), **asdict(quality.scores)}
+            quality = answer_quality(loaded, questions, judge=rater, progress=progress)
+        figures["answers"] = {
+            "file": str(answers), "total": len(questions), "keyed": sum(bool(q.keys) for q in questions),
+            "correct": quality.correct, "unsupported_figures": quality.unsupported,
+            "p50_s": quality.p50_s, "p95_s": quality.p95_s, **asdict(quality.scores),
+        }
     if as_json:
         print(json.dumps(figures, indent=2))
     else:
@@ -113,6 +118,10 @@ def _table(figures: dict[str, Any]) -> Table:
         for metric, key in (("recall@1", "recall_at_1"), (f"recall@{retrieval['k']}", "recall_at_k"), ("MRR", "mrr")):
             table.add_row("retrieval", metric, f"{retrieval[key]:.3f}", str(retrieval["total"]))
     if answers := figures.get("answers"):
+        if answers["correct"] is not None:
+            table.add_row("answers", "correct", f"{answers['correct']:.3f}", str(answers["keyed"]))
+        table.add_row("answers", "unsupported figures", f"{answers['unsupported_figures']:.3f}", str(answers["total"]))
+        table.add_row("answers", "p50 latency (s)", f"{answers['p50_s']:.2f}", "")
         for metric in ("exact", "contains", "rouge_l", "bleu", "judge"):
             if answers[metric] is not None:
                 table.add_row("answers", metric, f"{answers[metric]:.3f}", str(answers["total"]))

@@ -2,7 +2,8 @@
 
 - `routing`: accuracy of the router on labelled requests;
 - `retrieval`: recall@k and MRR of each expert's search on questions with a known source;
-- `answers`: answer quality end to end, by exact/contains match, ROUGE-L, BLEU and an
+- `answers`: answer quality end to end, by the key facts stated (`correct`), unsupported
+  figures, latency, exact/contains match, ROUGE-L, BLEU and an
   optional judge model (`judge`) — the metrics live in `metrics`.
 
 `slmguild eval` prints them as a table (or JSON); the finetune module's before/after
@@ -13,7 +14,9 @@ need `slmguild[eval]` (rouge-score, sacrebleu).
 from slmguild.evaluation.answers import (
     AnsweredQuestion,
     AnswerReport,
+    ReferenceQuestion,
     answer_quality,
+    ask,
     reference_rows,
 )
 from slmguild.evaluation.judge import FACTS_RUBRIC, Judge, Rating
@@ -21,6 +24,7 @@ from slmguild.evaluation.metrics import (
     AnswerScores,
     bleu,
     contains_facts,
+    has_keys,
     key_facts,
     rouge_l,
     score_answers,
@@ -29,6 +33,7 @@ from slmguild.evaluation.retrieval import (
     RetrievalReport,
     SourcedQuestion,
     retrieval_quality,
+    source_rank,
     sourced_rows,
 )
 from slmguild.evaluation.routing import (
@@ -46,12 +51,15 @@ __all__ = [
     "Judge",
     "Labelled",
     "Rating",
+    "ReferenceQuestion",
     "RetrievalReport",
     "RoutingReport",
     "SourcedQuestion",
     "answer_quality",
+    "ask",
     "bleu",
     "contains_facts",
+    "has_keys",
     "key_facts",
     "labelled_rows",
     "reference_rows",

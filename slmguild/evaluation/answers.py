@@ -1,60 +1,128 @@
 """Answer quality of a guild, end to end: each question goes through routing, search,
 tools and the answer, as a user's would, and the answer is scored against a reference.
-JSON lines `{"question": ..., "answer": ...}` (the retrieval questions carry both).
+
+JSON lines `{"question": ..., "answer": ..., "keys": [["ext. 4600", "4600"], ...]}`: `keys`
+are the key facts a right answer states (each a group of alternatives; see
+`metrics.has_keys`), `answer` the reference for the text metrics. Besides those, each
+answer is checked for **unsupported figures**: numbers, amounts, dates, codes, e-mails or
+URLs that occur neither in the question nor in anything the expert's search or tools
+returned — a made-up figure, whatever the answer strategy.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from slmguild.agents import Retrieved, ToolResult
+from slmguild.agents.answer_check import Evidence
 from slmguild.evaluation.judge import Judge
-from slmguild.evaluation.metrics import AnswerScores, score_answers
+from slmguild.evaluation.metrics import AnswerScores, has_keys, score_answers
 
 if TYPE_CHECKING:
     from slmguild.orchestrator import Guild
 
+Keys = list[list[str]]
+
+
+@dataclass(frozen=True)
+class ReferenceQuestion:
+    """A question, its reference answer and the key facts a right answer states."""
+
+    question: str
+    reference: str
+    keys: Keys = field(default_factory=list)
+
 
 @dataclass(frozen=True)
 class AnsweredQuestion:
-    """A question, its reference answer, the guild's answer and who gave it."""
+    """A question, its reference, the guild's answer, who gave it and how it measured."""
 
     question: str
     reference: str
     answer: str
     expert: str
+    keys: Keys = field(default_factory=list)
+    unsupported_figures: tuple[str, ...] = ()
+    latency_s: float = 0.0
+    output_tokens: int = 0
+    trace: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def correct(self) -> bool:
+        return has_keys(self.answer, self.keys)
 
 
 @dataclass
 class AnswerReport:
-    """The scores of the guild's answers, and the answers themselves."""
+    """The scores of the guild's answers, and the answers themselves.
+
+    `correct`: share of the questions with keys whose answer states every key fact;
+    `unsupported`: share of answers with a figure that nothing the expert was given holds.
+    """
 
     scores: AnswerScores
     answered: list[AnsweredQuestion] = field(default_factory=list)
+    correct: float | None = None
+    unsupported: float = 0.0
+    p50_s: float = 0.0
+    p95_s: float = 0.0
+    output_tokens: float = 0.0
 
 
-def reference_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(question, reference answer) pairs from JSON-lines rows (`question`, `answer`)."""
-    return [(str(row["question"]), str(row["answer"])) for row in rows]
+def reference_rows(rows: Sequence[dict[str, Any]]) -> list[ReferenceQuestion]:
+    """Reference questions from JSON-lines rows (`question`, `answer`, optional `keys`)."""
+    return [
+        ReferenceQuestion(str(row["question"]), str(row.get("answer") or ""), [list(g) for g in row.get("keys") or []])
+        for row in rows
+    ]
+
+
+def ask(guild: Guild, item: ReferenceQuestion) -> AnsweredQuestion:
+    """Ask the guild one question (no session) and measure the answer."""
+    evidence: list[str] = []
+    started = time.perf_counter()
+    for event in guild.stream(item.question):
+        if isinstance(event, Retrieved):
+            evidence += [hit.chunk.text for hit in event.hits]
+        elif isinstance(event, ToolResult) and event.observation.status == "ok":
+            evidence.append(event.observation.content)
+    reply = event.reply  # the last event is Done
+    check = Evidence(evidence, item.question).check(reply.text)
+    return AnsweredQuestion(
+        item.question, item.reference, reply.text, reply.expert, item.keys, check.unsupported_figures,
+        time.perf_counter() - started, int(reply.usage.get("output_tokens", 0)), reply.trace,
+    )
 
 
 def answer_quality(
     guild: Guild,
-    rows: Sequence[tuple[str, str]],
+    rows: Sequence[ReferenceQuestion],
     *,
     judge: Judge | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AnswerReport:
     """Ask the guild each question (no session) and score the answers."""
     answered = []
-    for done, (question, reference) in enumerate(rows, 1):
-        reply = guild.run(question)
-        answered.append(AnsweredQuestion(question, reference, reply.text, reply.expert))
+    for done, item in enumerate(rows, 1):
+        answered.append(ask(guild, item))
         if progress:
             progress(done, len(rows))
     ratings = None
     if judge is not None:
         ratings = [judge.rate(item.question, item.answer, reference=item.reference).score for item in answered]
     scores = score_answers([item.answer for item in answered], [item.reference for item in answered], ratings)
-    return AnswerReport(scores, answered)
+    keyed = [item for item in answered if item.keys]
+    latencies = sorted(item.latency_s for item in answered) or [0.0]
+    return AnswerReport(
+        scores,
+        answered,
+        correct=sum(item.correct for item in keyed) / len(keyed) if keyed else None,
+        unsupported=sum(bool(item.unsupported_figures) for item in answered) / max(len(answered), 1),
+        p50_s=statistics.median(latencies),
+        p95_s=latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
+        output_tokens=statistics.fmean(item.output_tokens for item in answered) if answered else 0.0,
+    )

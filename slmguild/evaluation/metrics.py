@@ -1,6 +1,7 @@
 """Answer quality against reference answers: exact, key facts, ROUGE and BLEU.
 
 - exact: the answer equals the reference (case, spacing and end punctuation aside);
+- correct (`has_keys`): the answer states each key fact a person listed for the question;
 - contains: the answer contains the reference's key facts — its tokens with a digit, a
   URL or an e-mail address, or the whole reference when it has none ("Paris.");
 - ROUGE-L: F1 of the longest common word subsequence (Lin, 2004), by `rouge-score`;
@@ -40,6 +41,13 @@ def key_facts(reference: str) -> list[str]:
     """The tokens of `reference` an answer must contain (see the module's docstring)."""
     facts = [token.strip(_EDGE_PUNCTUATION).lower() for token in _KEY_FACT.findall(reference)]
     return [fact for fact in facts if fact] or [_normal(reference)]
+
+
+def has_keys(answer: str, keys: Sequence[Sequence[str]]) -> bool:
+    """Whether `answer` states every key fact: for each group, one of its alternatives
+    (case-insensitive), e.g. `[["ext. 4600", "4600"], ["HR Service Center"]]`."""
+    lowered = answer.lower()
+    return all(any(alternative.lower() in lowered for alternative in group) for group in keys)
 
 
 def contains_facts(answer: str, reference: str) -> bool:

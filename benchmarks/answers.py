@@ -1,0 +1,120 @@
+"""Answers of the example guild, routed as a user asks, each answer strategy side by side.
+
+Every question of a QA file (question, expert, key facts) goes through the whole guild
+— routing, search, tools, answer — once per strategy (`answer.strategy`: generative,
+grounded, extractive), question by question so that the strategies share the machine's
+state, on one engine. Prints a markdown table: correct (every key fact stated), answers
+with an unsupported figure (one that neither the question nor anything the expert's
+search or tools returned holds), p50/p95 turn latency and output tokens; with `--check`,
+also how often the grounded check refused a draft that was right (false alarms).
+Tools write to a scratch database.
+
+    python benchmarks/answers.py [--data examples/acme/retrieval_questions.jsonl] [--limit N]
+                                 [--strategies generative,grounded,extractive] [--check] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STRATEGIES = ("generative", "grounded", "extractive")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def check_figures(items: list[Any]) -> dict[str, int]:
+    """How the grounded check judged the model's drafts, against the key facts: a draft
+    that states them and has no unsupported figure, yet was refused, is a false alarm."""
+    from slmguild.evaluation import has_keys
+
+    counts = {"drafts": 0, "shown": 0, "right_drafts": 0, "false_alarms": 0}
+    for item in items:
+        answer = item.trace.get("answer") or {}
+        if not answer.get("draft"):
+            continue
+        counts["drafts"] += 1
+        counts["shown"] += answer["outcome"] == "checked"
+        if has_keys(answer["draft"], item.keys) and not answer["unsupported_figures"]:
+            counts["right_drafts"] += 1
+            counts["false_alarms"] += answer["outcome"] != "checked"
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--guild", type=Path, default=ROOT / "examples/acme/guild.yaml")
+    parser.add_argument("--data", type=Path, nargs="+", default=[ROOT / "examples/acme/retrieval_questions.jsonl"])
+    parser.add_argument("--limit", type=int, help="a seeded sample of N questions (every expert kept)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--check", action="store_true", help="also count the check's false alarms")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    os.environ.setdefault("ACME_DB", str(Path(tempfile.mkdtemp()) / "acme.sqlite"))
+
+    from slmguild.config import load_config
+    from slmguild.evaluation import ask, reference_rows
+    from slmguild.evaluation.data import read_jsonl
+    from slmguild.knowledge import KnowledgeBase
+    from slmguild.orchestrator import Guild
+
+    rows = [row for path in args.data for row in read_jsonl(path, ["question"]) if row.get("keys")]
+    if args.limit:
+        rows = random.Random(0).sample(rows, min(args.limit, len(rows)))
+    questions = reference_rows(rows)
+    strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    base = load_config(args.guild)
+    knowledge = KnowledgeBase(base)
+    knowledge.ingest()  # incremental: a no-op once the stores are built
+    guilds = {
+        name: Guild(load_config(args.guild, {"answer": {"strategy": name}}), knowledge=knowledge)
+        for name in strategies
+    }
+    answered: dict[str, list[Any]] = {name: [] for name in strategies}
+    for index, item in enumerate(questions, 1):
+        for name, guild in guilds.items():
+            answer = ask(guild, item)
+            answered[name].append(answer)
+        print(f"\r{index}/{len(questions)}", end="", flush=True, file=sys.stderr)
+    figures = {}
+    for name, items in answered.items():
+        latencies = [item.latency_s for item in items]
+        figures[name] = {
+            "questions": len(items),
+            "correct": sum(item.correct for item in items) / len(items),
+            "unsupported_figures": sum(bool(item.unsupported_figures) for item in items) / len(items),
+            "p50_s": statistics.median(latencies),
+            "p95_s": percentile(latencies, 0.95),
+            "output_tokens": statistics.fmean(item.output_tokens for item in items),
+        }
+        if args.check and name == "grounded":
+            figures[name]["check"] = check_figures(items)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({"data": [str(p) for p in args.data], "strategies": figures}, indent=2))
+        return
+    print(f"data: {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in args.data)}, "
+          f"{len(questions)} questions, routed\n")
+    print("| strategy | correct | answers with an unsupported figure | p50 turn | p95 turn | output tokens |")
+    print("|---|---|---|---|---|---|")
+    for name, row in figures.items():
+        print(f"| {name} | {row['correct']:.3f} | {row['unsupported_figures']:.1%} | {row['p50_s']:.2f} s "
+              f"| {row['p95_s']:.2f} s | {row['output_tokens']:.0f} |")
+    if check := figures.get("grounded", {}).get("check"):
+        print(f"\ngrounded check: {check['drafts']} drafts, {check['shown']} shown; of {check['right_drafts']} drafts "
+              f"that stated the key facts without a made-up figure, {check['false_alarms']} were refused (false alarms)")
+
+
+if __name__ == "__main__":
+    main()
