@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -27,11 +26,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ("generative", "grounded", "extractive")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def check_figures(items: list[Any]) -> dict[str, int]:
@@ -64,7 +58,7 @@ def main() -> None:
     os.environ.setdefault("ACME_DB", str(Path(tempfile.mkdtemp()) / "acme.sqlite"))
 
     from slmguild.config import load_config
-    from slmguild.evaluation import ask, reference_rows
+    from slmguild.evaluation import ask, reference_rows, summarize
     from slmguild.evaluation.data import read_jsonl
     from slmguild.knowledge import KnowledgeBase
     from slmguild.orchestrator import Guild
@@ -89,14 +83,14 @@ def main() -> None:
         print(f"\r{index}/{len(questions)}", end="", flush=True, file=sys.stderr)
     figures = {}
     for name, items in answered.items():
-        latencies = [item.latency_s for item in items]
+        report = summarize(items)
         figures[name] = {
             "questions": len(items),
-            "correct": sum(item.correct for item in items) / len(items),
-            "unsupported_figures": sum(bool(item.unsupported_figures) for item in items) / len(items),
-            "p50_s": statistics.median(latencies),
-            "p95_s": percentile(latencies, 0.95),
-            "output_tokens": statistics.fmean(item.output_tokens for item in items),
+            "correct": report.correct,
+            "unsupported_figures": report.unsupported,
+            "p50_s": report.p50_s,
+            "p95_s": report.p95_s,
+            "output_tokens": report.output_tokens,
         }
         if args.check and name == "grounded":
             figures[name]["check"] = check_figures(items)

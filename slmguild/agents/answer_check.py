@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import snowballstemmer
+from functools import cache
+from typing import Any
 
 MIN_SUPPORT = 0.75  # share of a clause's content words that one passage (with the question) holds
 _MIN_CONTENT_WORDS = 2  # shorter clauses ("Yes.", "Call IT.") carry no claim to check
@@ -43,7 +43,13 @@ _STOP_WORDS = frozenset(
     very more most less least any all each every some other another which who whom whose what
     when where why how one ones get gets got use used using please need needs want wants acme""".split()
 )
-_STEMMER = snowballstemmer.stemmer("english")
+
+
+@cache
+def _stemmer() -> Any:
+    import snowballstemmer  # imports every language's stemmer (~0.1 s): not at start-up
+
+    return snowballstemmer.stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -63,11 +69,11 @@ class Evidence:
     count as support for every passage (an answer restates what it answers)."""
 
     def __init__(self, texts: Iterable[str], question: str = "", *, sentences: bool = True) -> None:
-        self.texts = [text for text in texts if text]
+        texts = [text for text in texts if text]
         self.sentences = sentences  # False: figures only (a tool's JSON has few of an answer's words)
         asked = set(content_words(question))
-        self._words = [asked | set(content_words(text)) for text in self.texts] or [asked]
-        self._figures = {normal for text in [question, *self.texts] for f in figures(text) for normal in _normal_forms(f)}
+        self._words = [asked | set(content_words(text)) for text in texts] or [asked]
+        self._figures = {normal for text in [question, *texts] for f in figures(text) for normal in _normal_forms(f)}
 
     def check(self, answer: str) -> CheckResult:
         """The figures and sentences of `answer` that this evidence does not support."""
@@ -113,4 +119,4 @@ def _normal_forms(figure: str) -> set[str]:
 def content_words(text: str) -> list[str]:
     """The stemmed words of `text` that say something (no stop words, no figures)."""
     words = [word.strip("'-") for word in _WORD.findall(text.lower())]
-    return _STEMMER.stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])
+    return _stemmer().stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])

@@ -18,6 +18,7 @@ from slmguild.evaluation.answers import (
     answer_quality,
     ask,
     reference_rows,
+    summarize,
 )
 from slmguild.evaluation.judge import FACTS_RUBRIC, Judge, Rating
 from slmguild.evaluation.metrics import (
@@ -69,4 +70,5 @@ __all__ = [
     "score_answers",
     "source_rank",
     "sourced_rows",
+    "summarize",
 ]

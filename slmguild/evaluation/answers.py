@@ -64,7 +64,7 @@ class AnswerReport:
     `unsupported`: share of answers with a figure that nothing the expert was given holds.
     """
 
-    scores: AnswerScores
+    scores: AnswerScores | None  # None when only the key facts were scored (`summarize`)
     answered: list[AnsweredQuestion] = field(default_factory=list)
     correct: float | None = None
     unsupported: float = 0.0
@@ -115,6 +115,12 @@ def answer_quality(
     if judge is not None:
         ratings = [judge.rate(item.question, item.answer, reference=item.reference).score for item in answered]
     scores = score_answers([item.answer for item in answered], [item.reference for item in answered], ratings)
+    return summarize(answered, scores)
+
+
+def summarize(answered: list[AnsweredQuestion], scores: AnswerScores | None = None) -> AnswerReport:
+    """The report of `answered`: correct, unsupported figures, latency and output tokens
+    (and the text `scores`, when computed)."""
     keyed = [item for item in answered if item.keys]
     latencies = sorted(item.latency_s for item in answered) or [0.0]
     return AnswerReport(
