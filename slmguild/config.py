@@ -201,12 +201,13 @@ class AnswerConfig(_Strict):
     like the question, the sentence is checked against them, and the passages follow it,
     quoted and cited (a sentence that fails the check is not shown); extractive: the
     passages alone, no generation; generative: the model answers freely from whole chunks.
+    An expert without knowledge or tools (the fallback) answers freely under grounded and
+    extractive too, but an answer with a figure the question does not hold is replaced by
+    `not_found`.
     """
 
-    # generative stays the default until grounded passes the example guild's scenarios and the
-    # whole answers benchmark (README, "Grounded answers"): opt in with `answer: {strategy: grounded}`.
     strategy: Literal["grounded", "extractive", "generative"] = Field(
-        "generative", description="grounded | extractive | generative (experts without knowledge or tools: generative)"
+        "grounded", description="grounded | extractive | generative"
     )
     passages: int = Field(
         3, ge=1, le=10, description="Sentences, list items or table rows the answer rests on"
@@ -284,6 +285,13 @@ class FallbackConfig(_Strict):
         "If the question needs a specialist, say so."
     )
     model: ModelSpec = Field(default_factory=ModelSpec)
+    answer: AnswerConfig = Field(
+        default_factory=lambda: AnswerConfig(
+            not_found="I cannot answer that reliably here: please ask a colleague who knows, or the help desk."
+        ),
+        description="The fallback's answer settings, over the guild's `answer:` (it has no documents: "
+        "an answer with a figure the question does not hold is replaced by `not_found`)",
+    )
 
     _shorthand = field_validator("model", mode="before")(_model_shorthand)
 
@@ -405,8 +413,8 @@ class GuildConfig(_Strict):
         ]
 
     def answer_for(self, expert: str) -> AnswerConfig:
-        """The answer settings of an expert: its own `answer:` over the guild's."""
-        own = self.experts[expert].answer
+        """The answer settings of an expert (or `fallback`): its own `answer:` over the guild's."""
+        own = self.fallback.answer if expert == "fallback" else self.experts[expert].answer
         return AnswerConfig.model_validate(
             {**self.answer.model_dump(exclude_unset=True), **own.model_dump(exclude_unset=True)}
         )

@@ -34,7 +34,9 @@ EXPERTS = {
 }
 
 
-def make_config(tmp_path: Path, *, escalation: bool = False, store: str | None = None) -> GuildConfig:
+def make_config(
+    tmp_path: Path, *, escalation: bool = False, store: str | None = None, answer: str = "grounded"
+) -> GuildConfig:
     data = {
         "name": "orchestra",
         "experts": {
@@ -44,6 +46,7 @@ def make_config(tmp_path: Path, *, escalation: bool = False, store: str | None =
         "routing": {"default_threshold": 0.5},
         "sessions": {"store": store or str(tmp_path / "sessions.sqlite")},
         "knowledge": {"roots": [str(tmp_path)]},
+        "answer": {"strategy": answer},
     }
     if escalation:
         data["escalation"] = {"backend": "openai", "url": "http://unused.invalid/v1", "name": "big"}

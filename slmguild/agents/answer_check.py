@@ -29,7 +29,8 @@ _URL = re.compile(r"https?://[^\s)\]>,;\"']+|www\.[^\s)\]>,;\"']+", re.IGNORECAS
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CODE = re.compile(r"\b[A-Z]{1,5}-\d[\w-]*\b")  # SL-403, IT-1042, PO-2027-0042
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")  # 5,000 / 12.5 / 08:00 / 2027-03-03 (parts)
-_LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s+", re.MULTILINE)  # "1. Open ..." is no figure
+# "1. Open ..." is a step's number, not a figure: at a line's start, or after "Heading:" in a quote.
+_LIST_MARKER = re.compile(r"(?:^\s*|:\s+)\d{1,2}[.)]\s+", re.MULTILINE)
 _CITATION = re.compile(r"\[[^\[\]\s]+\]")  # [vpn-password-reset]
 _WORD = re.compile(r"[a-z][a-z'-]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")

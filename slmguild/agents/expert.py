@@ -127,7 +127,7 @@ class Expert:
             yield AIMessageChunk(content=turn.canned_answer)
             return
         if self.grounded is not None:
-            yield from drive(self._grounded_answer(turn))
+            yield from self._grounded_answer(turn)
             return
         answer = []
         with backend_errors(self.spec):
@@ -144,13 +144,17 @@ class Expert:
         async for event in relay(lambda: self.stream(question, history, hits=hits)):
             yield event
 
-    async def _grounded_answer(self, turn: _Turn) -> AsyncGenerator[Grounding | AIMessageChunk, None]:
+    def _grounded_answer(self, turn: _Turn) -> Iterator[Grounding | AIMessageChunk]:
         # Checked before it is shown, so it arrives whole: it is one short sentence and quotes.
         assert self.grounded is not None
         with backend_errors(self.spec):
-            text, grounding, reply = await self.grounded.answer(
-                turn.question, turn.hits, turn.observations, self.model
-            )
+            if self.knowledge is None and not self.tools:  # a generalist: its own answer, checked
+                messages = self.messages(turn.question, turn.history)
+                text, grounding, reply = self.grounded.checked_answer(messages, turn.question, self.model)
+            else:
+                text, grounding, reply = self.grounded.answer(
+                    turn.question, turn.hits, turn.observations, self.model
+                )
         yield grounding
         usage = reply.usage_metadata if reply is not None else None
         yield AIMessageChunk(content=text, usage_metadata=usage)

@@ -24,7 +24,7 @@ from typing import Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from slmguild.agents.answer_check import CheckResult, Evidence
 from slmguild.config import AnswerConfig
@@ -38,15 +38,16 @@ from slmguild.tools import Observation
 # notes, then one sentence asked for, under a short system prompt — not the expert's long one.
 DRAFT_SYSTEM = "You answer questions from the notes you are given."
 DRAFT_PROMPT = "Question: {question}\n\nNotes:\n{notes}\n\nReply with one short sentence from the notes that answers the question."
-Outcome = Literal["checked", "quoted", "not_found"]
+Outcome = Literal["checked", "quoted", "not_found", "withheld"]
 
 
 @dataclass(frozen=True)
 class Grounding:
     """How a grounded answer was made: the evidence, the model's draft, the check, the outcome.
 
-    `outcome`: `checked` (the draft passed and is shown before the evidence), `quoted` (no
-    draft, or it failed the check: the evidence alone is shown), `not_found` (no evidence).
+    `outcome`: `checked` (the draft passed and is shown, before the evidence if any), `quoted`
+    (no draft, or it failed the check: the evidence alone is shown), `not_found` (no
+    evidence), `withheld` (a generalist's answer made up a figure: `not_found` is said instead).
     """
 
     expert: str
@@ -86,24 +87,22 @@ class GroundedAnswerer:
         chosen = select_passages(question, hits, self.embedder(), count=self.settings.passages)
         return [(passage, score) for passage, score in chosen if score >= self.settings.min_similarity]
 
-    async def answer(
+    def answer(
         self, question: str, hits: Sequence[Hit], observations: Sequence[Observation], model: BaseChatModel
     ) -> tuple[str, Grounding, AIMessage | None]:
         """(the answer, how it was made, the model's reply when it drafted one); `model`
         (the expert's) drafts the sentence, greedily and in at most `max_tokens` tokens."""
         passages = self.evidence(question, hits)
-        results = [obs for obs in observations if obs.status == "ok"]
-        failed = [obs for obs in observations if obs.status != "ok" and not obs.retryable]
+        # What the tools said, failures included: "no ticket IT-9999" is an answer too.
+        results = [obs for obs in observations if not obs.retryable]
         if not passages and not results:
             text = self.settings.not_found
-            if failed:
-                text += " " + " ".join(f"({obs.tool} failed: {obs.content})" for obs in failed)
             return text, Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found"), None
         quoted = _quote(passages, results)
         if self.settings.strategy == "extractive":
             return quoted, Grounding(self.expert, "extractive", tuple(passages), "", CheckResult(), "quoted"), None
-        notes = [f"- {p.shown}" for p, _ in passages] + [f"- {obs.tool} returned: {obs.content}" for obs in results]
-        reply = await capped(model, self.settings.max_tokens).ainvoke([
+        notes = [f"- {p.shown}" for p, _ in passages] + [f"- {obs.for_model()}" for obs in results]
+        reply = capped(model, self.settings.max_tokens).invoke([
             SystemMessage(DRAFT_SYSTEM),
             HumanMessage(DRAFT_PROMPT.format(question=question, notes="\n".join(notes))),
         ])
@@ -116,10 +115,23 @@ class GroundedAnswerer:
         text = f"{draft}\n\n{quoted}" if outcome == "checked" else quoted
         return text, Grounding(self.expert, "grounded", tuple(passages), draft, check, outcome), reply
 
+    def checked_answer(
+        self, messages: Sequence[BaseMessage], question: str, model: BaseChatModel
+    ) -> tuple[str, Grounding, AIMessage]:
+        """A generalist's own answer (no documents, no tools: the fallback), shown only when
+        every figure in it is the question's — it has nothing else to take one from."""
+        reply = model.invoke(list(messages))
+        draft = reply.text.strip()
+        check = Evidence([], question, sentences=False).check(draft)
+        outcome: Outcome = "checked" if check.passed else "withheld"
+        text = draft if check.passed else self.settings.not_found
+        return text, Grounding(self.expert, self.settings.strategy, (), draft, check, outcome), reply
+
 
 def _quote(passages: Sequence[tuple[Passage, float]], results: Sequence[Observation]) -> str:
     """The evidence as the user reads it: each passage quoted under its document's id."""
-    lines = [f"- {obs.tool}: {obs.content}" for obs in results]
+    lines = [f"- {obs.tool}: {obs.content}" if obs.status == "ok" else f"- {obs.tool} failed: {obs.content}"
+             for obs in results]
     lines += [f'- [{source_id(p.hit)}] {p.shown}' for p, _ in passages]
     heading = "From the documents:" if passages and not results else "From what I found:"
     return "\n".join([heading, *lines])

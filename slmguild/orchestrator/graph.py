@@ -144,7 +144,7 @@ class _Nodes:
 
         with ThreadPoolExecutor(max_workers=len(plan.parts)) as pool:
             parts = list(pool.map(answer_part, range(len(plan.parts))))
-        said = [f"**{part['expert']}**: {part['text']}" for part in parts]
+        said = [f"**{part['expert']}**: {_brief(part)}" for part in parts]
         for part, words in zip(parts, said, strict=True):
             write(Token(words + "\n\n", expert=part["expert"]))
         reply = {
@@ -155,6 +155,18 @@ class _Nodes:
             "trace": {**decision, "parts": [part["trace"] for part in parts]},
         }
         return _finish(state, reply)
+
+
+def _brief(part: dict[str, Any]) -> str:
+    """A part's answer in a multi-expert reply, kept short: a grounded part gives its checked
+    sentence, or else its best passage, with the document it comes from."""
+    answer = part["trace"].get("answer")
+    if not answer or not answer["passages"] or answer["outcome"] not in ("checked", "quoted"):
+        return part["text"]
+    best = answer["passages"][0]
+    if answer["outcome"] == "checked":
+        return f"{answer['draft']} [{best['id']}]" if f"[{best['id']}]" not in answer["draft"] else answer["draft"]
+    return f"[{best['id']}] {best['text']}"
 
 
 def _history(state: ConversationState) -> list[BaseMessage]:

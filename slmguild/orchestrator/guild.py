@@ -138,14 +138,13 @@ class Guild:
             }
         knowledge = self.knowledge.retriever(name)
         grounded = None
-        if isinstance(expert, ExpertConfig) and (knowledge is not None or tools):
-            answer = self.config.answer_for(name)
-            if answer.strategy != "generative":
-                grounded = GroundedAnswerer(
-                    name, answer, (lambda: self.knowledge.embedder) if knowledge is not None else None
-                )
-                if knowledge is not None:  # the passages are chosen from more chunks than a prompt holds
-                    knowledge = Retriever(self.knowledge, name, max(knowledge.top_k, answer.chunks))
+        answer = self.config.answer_for(name)
+        if answer.strategy != "generative":
+            grounded = GroundedAnswerer(
+                name, answer, (lambda: self.knowledge.embedder) if knowledge is not None else None
+            )
+            if knowledge is not None:  # the passages are chosen from more chunks than a prompt holds
+                knowledge = Retriever(self.knowledge, name, max(knowledge.top_k, answer.chunks))
         return Expert(
             name=name,
             description=expert.description,

@@ -32,6 +32,8 @@ def one_expert_guild(tmp_path: Path, **model: Any) -> slmguild.Guild:
                            "exemplars": ["reset my vpn password"]}},
         "sessions": {"store": str(tmp_path / "sessions.sqlite")},
         "knowledge": {"roots": [str(tmp_path)]},
+        # Streamed token by token (a checked answer arrives whole): a fault can cut it mid-answer.
+        "answer": {"strategy": "generative"},
     })
     return slmguild.Guild(config, knowledge=KnowledgeBase(config, embedder=FakeEmbedder()))
 

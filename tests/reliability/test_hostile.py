@@ -78,6 +78,8 @@ def test_a_model_that_obeys_the_injection_still_cannot_run_a_disallowed_tool(hos
     with model:
         model.replies = expert_replies(guild.expert(case["expert"]), [(case["tool"], case["arguments"]), "Done."])
         trace = _check(guild, case, n)
+        if trace.get("answer", {}).get("outcome") == "not_found":
+            model.replies.remove("Done.")  # nothing relevant found: said without asking the model
     attempts = [call for call in trace["tools"] if call["tool"] == case["tool"]]
     # Refused by the allowlist (or unknown) — or never made, when its values were not
     # in the conversation (a document's instructions are not something the user said).
