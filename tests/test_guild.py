@@ -15,7 +15,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def guild(ingested_example):
-    return slmguild.load_guild(ingested_example)
+    guild = slmguild.load_guild(ingested_example)
+    guild.config_path = ingested_example  # for a variant of it that shares its knowledge store
+    return guild
 
 
 def test_experts_that_share_a_base_share_one_engine(guild):
@@ -24,8 +26,13 @@ def test_experts_that_share_a_base_share_one_engine(guild):
 
 
 def test_astream_routes_then_streams_then_finishes(guild):
+    # The free answer streams the engine's tokens as they come (a checked one arrives whole).
+    free = slmguild.Guild(
+        slmguild.load_config(guild.config_path, {"answer": {"strategy": "generative"}}), knowledge=guild.knowledge
+    )
+
     async def collect():
-        return [event async for event in guild.astream("How do I reset my VPN password?", expert="it")]
+        return [event async for event in free.astream("How do I reset my VPN password?", expert="it")]
 
     events = asyncio.run(collect())
     assert events[0] == Routed(expert="it", reason="forced by the caller")
@@ -37,6 +44,24 @@ def test_astream_routes_then_streams_then_finishes(guild):
     generated = [token for token in tokens if not token.text.startswith("\n\nSources: ")]
     assert reply.usage["output_tokens"] >= len(generated)  # one engine token per event, at most
     assert reply.trace["first_token_s"] <= reply.trace["latency_s"]
+
+
+# One question per expert from the example's QA file, answered as a user asks them (routed).
+GROUNDED = [
+    ("How long does my ACME ID password have to be?", [["14 characters", "14 chars"]]),
+    ("How many days of paid vacation do I get per year?", [["27 working days", "27 days"]]),
+    ("What is the hotel limit per night in Berlin?", [["160 EUR", "160"]]),
+    ("When does the guest wifi password change?", [["Monday"]]),
+]
+
+
+def test_grounded_answers_of_the_real_model_state_the_facts_and_make_up_no_figure(guild):
+    from slmguild.evaluation import ReferenceQuestion, ask
+
+    answered = [ask(guild, ReferenceQuestion(question, "", keys)) for question, keys in GROUNDED]
+    assert [item.unsupported_figures for item in answered] == [()] * len(GROUNDED)
+    assert sum(item.correct for item in answered) >= 3, [item.answer for item in answered]
+    assert all(item.trace["answer"]["outcome"] in ("checked", "quoted") for item in answered)
 
 
 def test_run_without_an_expert_goes_to_the_fallback(guild):
