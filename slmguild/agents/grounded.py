@@ -132,6 +132,7 @@ def _quote(passages: Sequence[tuple[Passage, float]], results: Sequence[Observat
     """The evidence as the user reads it: each passage quoted under its document's id."""
     lines = [f"- {obs.tool}: {obs.content}" if obs.status == "ok" else f"- {obs.tool} failed: {obs.content}"
              for obs in results]
-    lines += [f'- [{source_id(p.hit)}] {p.shown}' for p, _ in passages]
+    # A list's lines are indented under its quote, so that each quote reads as one item.
+    lines += ["- [{}] {}".format(source_id(p.hit), p.shown.replace("\n", "\n  ")) for p, _ in passages]
     heading = "From the documents:" if passages and not results else "From what I found:"
     return "\n".join([heading, *lines])
