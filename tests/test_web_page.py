@@ -56,9 +56,14 @@ return [...document.querySelectorAll("body *")]
 
 @pytest.fixture(scope="module")
 def site(ingested_example: Path) -> Iterator[str]:
-    """The base URL of the real server, serving the example guild with its knowledge."""
+    """The base URL of the real server, serving the example guild with its knowledge.
+
+    Its answers are free (generative): those stream token by token, which is what the page
+    must show; a checked (grounded) answer arrives whole, once it has been checked.
+    """
     require_browser()  # before the guild: no browser, no need for a server
-    with serving(create_app(slmguild.load_guild(ingested_example))) as base_url:
+    free = slmguild.load_config(ingested_example, {"answer": {"strategy": "generative"}})
+    with serving(create_app(slmguild.Guild(free))) as base_url:
         yield base_url
 
 
