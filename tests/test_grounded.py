@@ -13,7 +13,7 @@ from slmguild.agents.answer_check import Evidence, figures
 from slmguild.config import load_config
 from slmguild.knowledge import KnowledgeBase
 from slmguild.knowledge.chunks import Chunk, Hit
-from slmguild.knowledge.passages import split_passages
+from slmguild.knowledge.passages import distinctive_share, split_passages
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from slmguild.tools.side_effects import only_asks
 
@@ -48,6 +48,17 @@ def test_passages_keep_their_heading_steps_stay_together_and_table_rows_name_the
     assert ("Resetting: 1. Open https://selfservice.acme.example/vpn in any browser.\n"
             "2. Click Reset and type the new password twice.") in shown
     assert "Limits: City: Berlin, Limit per night: 160 EUR" in shown
+
+
+def test_the_word_that_tells_table_rows_apart_weighs_most():
+    rows = [
+        "Priorities: Priority: high, First response: 2 working hours",
+        "Priorities: Priority: low, First response: 2 working days",
+        "Priorities: Priority: normal, First response: 1 working day",
+    ]
+    share = distinctive_share("What is the first response time for a low priority ticket?", rows)
+    assert share.argmax() == 1 and share[0] == share[2] < share[1]  # "priority", "response" tell none apart
+    assert not distinctive_share("Hello?", rows).any()
 
 
 def test_the_check_catches_an_invented_figure_and_an_unsupported_sentence_but_not_a_reformatted_one():

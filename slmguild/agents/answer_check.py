@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+
+from slmguild.knowledge.words import content_words
 
 MIN_SUPPORT = 0.75  # share of a clause's content words that one passage (with the question) holds
 _MIN_CONTENT_WORDS = 2  # shorter clauses ("Yes.", "Call IT.") carry no claim to check
@@ -32,25 +32,9 @@ _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")  # 5,000 / 12.5 / 08:00 / 2027-03-03 (
 # "1. Open ..." is a step's number, not a figure: at a line's start, or after "Heading:" in a quote.
 _LIST_MARKER = re.compile(r"(?:^\s*|:\s+)\d{1,2}[.)]\s+", re.MULTILINE)
 _CITATION = re.compile(r"\[[^\[\]\s]+\]")  # [vpn-password-reset]
-_WORD = re.compile(r"[a-z][a-z'-]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A made-up claim often hides in a clause of a true sentence ("..., which erases your other passwords").
 _CLAUSE = re.compile(r"[,;:()]\s*|\s+(?:which|and|but|so|because|while|then|or|who|where)\s+", re.IGNORECASE)
-_STOP_WORDS = frozenset(
-    """a an the and or but if then than that this these those there here of to in on at by for
-    from with without within into onto over under about as is are was were be been being do does
-    did done have has had having can could will would shall should may might must not no yes you
-    your yours we our us they them their it its he she his her i me my so such also only just
-    very more most less least any all each every some other another which who whom whose what
-    when where why how one ones get gets got use used using please need needs want wants acme""".split()
-)
-
-
-@cache
-def _stemmer() -> Any:
-    import snowballstemmer  # imports every language's stemmer (~0.1 s): not at start-up
-
-    return snowballstemmer.stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -115,9 +99,3 @@ def _normal_forms(figure: str) -> set[str]:
     if _NUMBER.fullmatch(figure) and ":" in figure:
         forms |= {part.lstrip("0") or "0" for part in figure.split(":")}
     return forms
-
-
-def content_words(text: str) -> list[str]:
-    """The stemmed words of `text` that say something (no stop words, no figures)."""
-    words = [word.strip("'-") for word in _WORD.findall(text.lower())]
-    return _stemmer().stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])

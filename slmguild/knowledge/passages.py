@@ -10,6 +10,7 @@ model sees; each remembers its chunk, so citations still point at the document.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from slmguild.knowledge.chunks import Hit
+from slmguild.knowledge.words import content_words
 from slmguild.vectors import unit
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
@@ -29,10 +31,12 @@ _SENTENCE_END = re.compile(
     r"(?<=[.!?])(?<!\b[Ee]xt\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\b[Nn]o\.)(?<!\bvs\.)\s+(?=[A-Z\"'(])"
 )
 _EMPHASIS = re.compile(r"\*\*|__|`")
-# Measured on the example guild (README, "Grounded answers"; lists then cut item by item): with
-# this prior the fact is in the best 3 passages for 0.90 of the in-sample questions and 0.84 of
-# the held-out ones (cosine alone: 0.85 and 0.82).
+# Measured on the example guild (README, "Grounded answers"), the key fact in the best 3
+# passages, in-sample questions / questions written apart from the tuning: cosine alone
+# 0.85 / 0.82; plus the chunk's rank prior 0.89 / 0.86; plus the question's distinctive
+# words 0.93 / 0.92 (weights 0.2 to 1.2 all within 0.02 of that).
 RANK_PRIOR = 0.1
+WORD_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,10 @@ def select_passages(
 ) -> list[tuple[Passage, float]]:
     """The `count` passages of `hits` that bear most on `question`, best first, with their cosine.
 
-    A passage is ranked by its cosine with the question plus `RANK_PRIOR / rank` of its
-    chunk: the search saw the whole chunk, the passage alone may not name its topic.
+    A passage is ranked by its cosine with the question, plus `RANK_PRIOR / rank` of its
+    chunk (the search saw the whole chunk, the passage alone may not name its topic), plus
+    `WORD_WEIGHT` times its share of the question's distinctive words (`distinctive_share`):
+    the rows of a table are alike to an embedder, "high" tells the one asked about.
     Passages repeated across overlapping chunks are scored once.
     """
     unique: dict[str, Passage] = {}
@@ -118,6 +124,23 @@ def select_passages(
     vectors = unit(np.asarray(embedder.embed_documents([p.shown for p in passages])))
     query = unit(np.asarray(embedder.embed_query(question)))
     similarity = vectors @ query
-    ranked = similarity + RANK_PRIOR / np.asarray([p.hit.rank for p in passages], dtype=np.float32)
+    ranked = (
+        similarity
+        + RANK_PRIOR / np.asarray([p.hit.rank for p in passages], dtype=np.float32)
+        + WORD_WEIGHT * distinctive_share(question, [p.shown for p in passages])
+    )
     best = np.argsort(-ranked, kind="stable")[:count]
     return [(passages[i], float(similarity[i])) for i in best]
+
+
+def distinctive_share(question: str, texts: Sequence[str]) -> np.ndarray:
+    """For each text, the share of the question's words it holds, each word weighted by how
+    few of `texts` hold it (its inverse document frequency among them): a word all of them
+    share tells none apart."""
+    asked = set(content_words(question))
+    vocabularies = [set(content_words(text)) for text in texts]
+    weight = {word: math.log((len(texts) + 1) / (1 + sum(word in v for v in vocabularies))) for word in asked}
+    total = sum(weight.values())
+    if not total:
+        return np.zeros(len(texts), dtype=np.float32)
+    return np.asarray([sum(weight[word] for word in asked & v) / total for v in vocabularies], dtype=np.float32)

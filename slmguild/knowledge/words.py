@@ -1,0 +1,35 @@
+"""The words of a text that say something: lower-cased, stemmed (Snowball), stop words aside.
+
+What passages are ranked by besides their embedding (`passages`), and what an answer's
+sentences are checked against (`slmguild.agents.answer_check`): "expires", "expiry" and
+"expired" are one word to both.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+_WORD = re.compile(r"[a-z][a-z'-]+")
+_STOP_WORDS = frozenset(
+    """a an the and or but if then than that this these those there here of to in on at by for
+    from with without within into onto over under about as is are was were be been being do does
+    did done have has had having can could will would shall should may might must not no yes you
+    your yours we our us they them their it its he she his her i me my so such also only just
+    very more most less least any all each every some other another which who whom whose what
+    when where why how one ones get gets got use used using please need needs want wants""".split()
+)
+
+
+@cache
+def _stemmer() -> Any:
+    import snowballstemmer  # imports every language's stemmer (~0.1 s): not at start-up
+
+    return snowballstemmer.stemmer("english")
+
+
+def content_words(text: str) -> list[str]:
+    """The stemmed words of `text` that say something (no stop words, no figures)."""
+    words = [word.strip("'-") for word in _WORD.findall(text.lower())]
+    return _stemmer().stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])
