@@ -71,6 +71,8 @@ def test_the_check_catches_an_invented_figure_and_an_unsupported_sentence_but_no
     made_up = evidence.check("The card limit is 5,000 EUR, which resets every full moon on Mars.")
     assert made_up.unsupported_sentences and not made_up.unsupported_figures
     assert evidence.check("Which card do you mean?").passed  # a question back claims nothing
+    echo = evidence.check("What is the card limit?")
+    assert echo.restates_question and not echo.passed  # it answers nothing
 
 
 def test_a_request_to_act_is_not_a_plain_question():

@@ -90,6 +90,30 @@ def test_what_nobody_owns_goes_to_the_fallback(tmp_path):
     assert reply.expert == "fallback" and reply.text.startswith("fallback answers")
 
 
+def test_what_no_exemplar_owns_goes_to_the_expert_whose_documents_match_it(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "securelink.md").write_text("# SecureLink errors\n\nError SL-403 means your account is locked.\n")
+    config = make_config(tmp_path)
+    config.experts["it"].knowledge.sources = [str(docs)]
+    config.knowledge.store.path = str(tmp_path / "store")
+    knowledge = KnowledgeBase(config, embedder=FakeEmbedder())
+    knowledge.ingest()
+
+    def first_event(message: str, guild: slmguild.Guild) -> Routed:
+        for name in ("it", "fallback"):
+            guild.expert(name).model = ScriptedModel(replies=[echo(name)])
+        return events_of(guild, message)[0][0]
+
+    guild = slmguild.Guild(config, knowledge=knowledge)
+    assert guild.embedding_router.route("is my account locked with error SL-403").expert is None  # no exemplar owns it
+    routed = first_event("is my account locked with error SL-403", guild)
+    assert routed.expert == "it" and routed.reason.startswith("its documents match")
+    assert first_event("tell me a joke about penguins", guild).expert == "fallback"
+    config.routing.document_match = None  # switched off: exemplars alone decide
+    assert first_event("is my account locked with error SL-403", slmguild.Guild(config, knowledge=knowledge)).expert == "fallback"
+
+
 def test_what_nobody_owns_is_escalated_when_there_is_an_escalation_model(tmp_path):
     guild = scripted_guild(tmp_path, escalation=True)
     events, reply = events_of(guild, "tell me a joke about penguins")

@@ -39,14 +39,16 @@ _CLAUSE = re.compile(r"[,;:()]\s*|\s+(?:which|and|but|so|because|while|then|or|w
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What the check found in an answer: figures and sentences the evidence does not hold."""
+    """What the check found in an answer: figures and sentences the evidence does not hold,
+    and whether it only says the question again (a small model's echo answers nothing)."""
 
     unsupported_figures: tuple[str, ...] = ()
     unsupported_sentences: tuple[str, ...] = ()
+    restates_question: bool = False
 
     @property
     def passed(self) -> bool:
-        return not self.unsupported_figures and not self.unsupported_sentences
+        return not self.unsupported_figures and not self.unsupported_sentences and not self.restates_question
 
 
 class Evidence:
@@ -56,8 +58,9 @@ class Evidence:
     def __init__(self, texts: Iterable[str], question: str = "", *, sentences: bool = True) -> None:
         texts = [text for text in texts if text]
         self.sentences = sentences  # False: figures only (a tool's JSON has few of an answer's words)
-        asked = set(content_words(question))
-        self._words = [asked | set(content_words(text)) for text in texts] or [asked]
+        self._asked = set(content_words(question))
+        self._asked_figures = {normal for f in figures(question) for normal in _normal_forms(f)}
+        self._words = [self._asked | set(content_words(text)) for text in texts] or [self._asked]
         self._figures = {normal for text in [question, *texts] for f in figures(text) for normal in _normal_forms(f)}
 
     def check(self, answer: str) -> CheckResult:
@@ -70,7 +73,9 @@ class Evidence:
             if self.sentences and not sentence.rstrip().endswith("?")
             and any(self.support(clause) < MIN_SUPPORT for clause in _CLAUSE.split(sentence))
         ]
-        return CheckResult(tuple(dict.fromkeys(bad_figures)), tuple(bad_sentences))
+        restates = bool(self._asked) and set(content_words(answer)) <= self._asked and all(
+            _normal_forms(f) & self._asked_figures for f in figures(answer))
+        return CheckResult(tuple(dict.fromkeys(bad_figures)), tuple(bad_sentences), restates)
 
     def support(self, clause: str) -> float:
         """The largest share of `clause`'s content words that one text (with the question) holds;

@@ -68,6 +68,7 @@ class Grounding:
             "draft": self.draft,
             "unsupported_figures": list(self.check.unsupported_figures),
             "unsupported_sentences": list(self.check.unsupported_sentences),
+            "restates_question": self.check.restates_question,
             "outcome": self.outcome,
         }
 

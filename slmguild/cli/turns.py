@@ -202,6 +202,8 @@ def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
             node.add(f"[yellow]unsupported figure: {escape(problem)}[/]")
         for problem in answer["unsupported_sentences"]:
             node.add(f"[yellow]unsupported sentence: {escape(_clip(problem, 120))}[/]")
+        if answer.get("restates_question"):  # .get: traces saved before it was recorded
+            node.add("[yellow]the draft only restates the question[/]")
     usage = trace.get("usage", {})
     tree.add(
         f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "

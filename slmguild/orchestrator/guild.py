@@ -45,6 +45,7 @@ from slmguild.orchestrator.graph import (
 from slmguild.orchestrator.planner import LLMPlanner, Plan, split_by_clauses
 from slmguild.orchestrator.routers import (
     CascadeRouter,
+    DocumentRouter,
     EmbeddingRouter,
     LLMRouter,
     Router,
@@ -195,16 +196,21 @@ class Guild:
         routing = self.config.routing
         descriptions = {name: expert.description for name, expert in self.config.experts.items()}
         llm = LLMRouter(self.models("router", self.config.defaults), descriptions)
+        router: Router
         if routing.router == "llm":
-            return llm
-        if routing.router == "embedding":
-            return self.embedding_router
-        return CascadeRouter(
-            self.embedding_router,
-            llm if routing.tie_breaker else None,
-            close_call=routing.close_call,
-            switch_margin=routing.switch_margin,
-        )
+            router = llm
+        elif routing.router == "embedding":
+            router = self.embedding_router
+        else:
+            router = CascadeRouter(
+                self.embedding_router,
+                llm if routing.tie_breaker else None,
+                close_call=routing.close_call,
+                switch_margin=routing.switch_margin,
+            )
+        if routing.document_match is None:
+            return router
+        return DocumentRouter(router, self.document_similarities, routing.document_match)
 
     def decide(self, request: Request, current: str | None = None) -> dict[str, Any]:
         """Who answers `request`: a dict with `expert` (or a multi-expert `plan`), `reason`, `scores`."""
@@ -225,6 +231,18 @@ class Guild:
             return {"expert": decision.expert, "reason": decision.reason, "scores": decision.scores}
         target = ESCALATION if self.escalation is not None else FALLBACK
         return {"expert": target, "reason": f"no expert owns it: {decision.reason}", "scores": decision.scores}
+
+    def document_similarities(self, message: str) -> dict[str, float]:
+        """Each expert with ingested knowledge: the cosine of its chunk most similar to `message`
+        (one dense search per expert)."""
+        found = {}
+        for name in self.experts:
+            if self.knowledge.retriever(name) is None or not self.knowledge.store.exists(name):
+                continue
+            hits = self.knowledge.search(name, message, top_k=1, mode="dense", rerank=False)
+            if hits and hits[0].similarity is not None:
+                found[name] = hits[0].similarity
+        return found
 
     @cached_property
     def llm_planner(self) -> LLMPlanner:

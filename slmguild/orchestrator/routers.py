@@ -7,6 +7,8 @@
 - `CascadeRouter` (default): the embedding router, asking the LLM only when the top two
   are too close to call (if it has one), and keeping a follow-up with the expert of the
   conversation unless the request clearly belongs to another.
+- `DocumentRouter`: wraps any of them; what it leaves to nobody goes to the expert whose
+  documents match it well (`routing.document_match`, on by default).
 
 Scoring by sub-topic centroids rather than by single exemplars is measured, not a taste:
 on CLINC150 it beat every flat method (`benchmarks/routing.py`).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -224,6 +226,35 @@ class CascadeRouter:
         if decision.expert in (None, current):
             return True
         return decision.scores[decision.expert] - decision.scores[current] < self.switch_margin
+
+
+class DocumentRouter:
+    """A router, then the experts' own documents for the requests it leaves to nobody.
+
+    Exemplars cannot foresee every wording; a request that one expert's documents match
+    well is that expert's. `similarities(message)` gives each expert's best chunk cosine;
+    asked only when the inner router finds no owner, so a routed turn costs nothing more.
+    """
+
+    def __init__(
+        self, router: Router, similarities: Callable[[str], Mapping[str, float]], threshold: float
+    ) -> None:
+        self.router = router
+        self.similarities = similarities
+        self.threshold = threshold
+
+    def route(self, message: str, current: str | None = None) -> RouteDecision:
+        decision = self.router.route(message, current)
+        if decision.expert is not None:
+            return decision
+        found = self.similarities(message)
+        best = max(found, key=found.__getitem__, default=None)
+        if best is None or found[best] < self.threshold:
+            return decision
+        return RouteDecision(best, f"its documents match ({found[best]:.3f}); {decision.reason}", decision.scores)
+
+    async def aroute(self, message: str, current: str | None = None) -> RouteDecision:
+        return await asyncio.to_thread(self.route, message, current)
 
 
 def _threshold_outcome(rows: list[tuple[float, bool]], threshold: float) -> int:
