@@ -47,6 +47,17 @@ def create_ticket(summary: str, priority: Literal["low", "normal", "high", "urge
     return "IT-2001"
 
 
+@slmguild.tool(changes=True)
+def order_repair(summary: str) -> str:
+    """Order a repair: it changes something.
+
+    Args:
+        summary: What is wrong, in one sentence.
+    """
+    executed.append(("order_repair", {"summary": summary}))
+    return "IT-2002"
+
+
 @slmguild.tool
 async def broken_lookup(ticket_id: str) -> str:
     """A lookup whose backend is down.
@@ -351,6 +362,21 @@ def test_a_tool_result_reaches_the_answer():
     assert "ticket_status(ticket_id: string)" in decision["messages"][0].text
     assert '"status": "In progress"' in final["messages"][-1].text  # the answer sees the result
     assert "response_format" not in final  # the answer itself is free text
+
+
+def test_a_question_never_runs_a_tool_that_changes_something_a_request_to_act_may():
+    # The model wants to open a ticket both times; only the request to act gets one.
+    expert, model = make_expert([call("order_repair", summary="Possible phishing"), "Forward the e-mail."],
+                                [order_repair])
+    with model:
+        events, answer = run(expert, "How do I report a phishing email?")
+    assert executed == [] and not [event for event in events if isinstance(event, ToolCall)]
+    assert answer == "Forward the e-mail."
+    expert, model = make_expert([call("order_repair", summary="The screen is broken"), ANSWER, "Opened IT-2002."],
+                                [order_repair])
+    with model:
+        _, answer = run(expert, "Please order a repair: my screen is broken.")
+    assert executed == [("order_repair", {"summary": "The screen is broken"})] and answer == "Opened IT-2002."
 
 
 def test_invalid_arguments_are_retried_with_the_error_and_then_succeed():
