@@ -350,9 +350,8 @@ class RoutingConfig(_Strict):
         0.25, ge=-1, le=1,
         description="Escalate when an expert's best retrieved chunk is less similar than this",
     )
-    # Measured on the example guild (README, "Routing"): of the requests no exemplar group
-    # owns, the ones an expert's documents match this well are that expert's far more often
-    # than not; out-of-scope requests rarely reach it.
+    # Chosen on the example guild (README, "Routing, escalation and sessions"): routing
+    # accuracy up by 3-4 points on two sets, out-of-scope requests kept away as before.
     document_match: float | None = Field(
         0.4, ge=-1, le=1,
         description="When no expert's exemplars own a request, the expert with a document chunk at "
