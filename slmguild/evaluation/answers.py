@@ -6,7 +6,8 @@ are the key facts a right answer states (each a group of alternatives; see
 `metrics.has_keys`), `answer` the reference for the text metrics. Besides those, each
 answer is checked for **unsupported figures**: numbers, amounts, dates, codes, e-mails or
 URLs that occur neither in the question nor in anything the expert's search or tools
-returned — a made-up figure, whatever the answer strategy.
+returned (nor in the guild's own not-found texts) — a made-up figure, whatever the answer
+strategy.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def ask(guild: Guild, item: ReferenceQuestion) -> AnsweredQuestion:
         elif isinstance(event, ToolResult) and event.observation.status == "ok":
             evidence.append(event.observation.content)
     reply = event.reply  # the last event is Done
+    # The guild's own words are not made up: a not-found text names where to ask ("ext. 4357").
+    evidence += [guild.config.answer_for(name).not_found for name in [*guild.config.experts, "fallback"]]
     check = Evidence(evidence, item.question).check(reply.text)
     return AnsweredQuestion(
         item.question, item.reference, reply.text, reply.expert, item.keys, check.unsupported_figures,
