@@ -350,6 +350,22 @@ class RoutingConfig(_Strict):
         0.25, ge=-1, le=1,
         description="Escalate when an expert's best retrieved chunk is less similar than this",
     )
+    model: str | None = Field(
+        None,
+        description="A router trained by `slmguild router train` (a .npz beside this file): it scores "
+        "requests instead of the exemplar centroids; null: the centroids",
+    )
+    out_of_scope: list[str] = Field(
+        default_factory=list,
+        description="Requests that no expert owns, near this guild's topics: the trained router "
+        "learns them besides its shipped general requests",
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _relative_to_guild(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve_path(value, info)
+
     # Chosen on the example guild (README, "Routing, escalation and sessions"): routing
     # accuracy up by 3-4 points on two sets, out-of-scope requests kept away as before.
     document_match: float | None = Field(

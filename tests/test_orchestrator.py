@@ -247,37 +247,6 @@ def test_the_postgres_checkpointer_keeps_sessions(tmp_path, postgres_url):  # no
     assert "pg" in second.sessions()
 
 
-def test_router_calibrate_writes_thresholds_into_the_guild_file(tmp_path, monkeypatch):
-    from slmguild.cli import app
-
-    guild_file = tmp_path / "guild.yaml"
-    guild_file.write_text(textwrap.dedent("""\
-        name: calibrated   # a comment that must survive
-        knowledge: {embedder: {backend: onnx, name: all-minilm-l6-v2-int8}}
-        experts:
-          it:
-            description: IT
-            system_prompt: IT desk.
-            exemplars: {vpn: [how do I reset my vpn password, the vpn does not connect]}
-          hr:
-            description: HR
-            system_prompt: HR desk.
-            exemplars: {leave: [how many leave days do I have, can I carry over leave]}
-        """))
-    original = guild_file.read_text()
-    labelled = tmp_path / "labelled.jsonl"
-    rows = [("my vpn password expired", "it"), ("vpn keeps disconnecting", "it"),
-            ("leave days left this year", "hr"), ("carry over my holidays", "hr"),
-            ("what is the capital of peru", None), ("recommend a pizza topping", None)]
-    labelled.write_text("\n".join(json.dumps({"text": t, "expert": e}) for t, e in rows))
-    result = CliRunner().invoke(app, ["router", "calibrate", "--data", str(labelled), "--guild", str(guild_file)])
-    assert result.exit_code == 0, result.output
-    text = guild_file.read_text()
-    assert text.startswith(original) and "thresholds:" in text  # comments and layout kept
-    config = slmguild.load_config(guild_file)
-    assert set(config.routing.thresholds) <= {"it", "hr"} and config.routing.thresholds
-
-
 def test_an_expert_hands_off_with_the_built_in_tool(tmp_path):
     config = make_config(tmp_path)
     config.experts["it"].tools = ["handoff"]

@@ -1,4 +1,4 @@
-"""`slmguild sessions` (saved conversations) and `slmguild router calibrate`."""
+"""`slmguild sessions`: saved conversations."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from slmguild.cli.turns import GuildOption, trace_tree
-from slmguild.config import edit_config
-from slmguild.errors import ConfigError, SlmguildError
+from slmguild.errors import SlmguildError
 from slmguild.orchestrator import load_guild
 
 console = Console(highlight=False)
 sessions = typer.Typer(help="Saved conversations: list, show, export, delete.", no_args_is_help=True)
-router = typer.Typer(help="Routing: fit the experts' thresholds on labelled requests.", no_args_is_help=True)
 SessionName = Annotated[str, typer.Argument(help="The session's name.")]
 
 
@@ -67,33 +65,3 @@ def _existing(guild, name: str) -> dict:
     if not state["traces"]:
         raise SlmguildError(f"no session named '{name}' (see `slmguild sessions list`)")
     return state
-
-
-@router.command("calibrate")
-def calibrate(
-    data: Annotated[
-        Path,
-        typer.Option(help='JSON lines {"text": ..., "expert": NAME or null}; null: no expert owns it.'),
-    ],
-    guild: GuildOption = Path("guild.yaml"),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, do not write the file.")] = False,
-) -> None:
-    """Fit each expert's routing threshold on labelled requests and write them to the
-    guild file (`routing.thresholds`), keeping its comments and layout."""
-    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    loaded = load_guild(guild)
-    unknown = {row["expert"] for row in rows if row.get("expert")} - set(loaded.experts)
-    if unknown:
-        raise ConfigError(f"{data}: experts not in the guild: {', '.join(sorted(unknown))}")
-    thresholds = loaded.embedding_router.calibrate((row["text"], row.get("expert")) for row in rows)
-    for name, value in sorted(thresholds.items()):
-        console.print(f"{name}: {value}")
-    if dry_run:
-        return
-    edit_config(
-        guild,
-        lambda document: document.setdefault("routing", {}).__setitem__(
-            "thresholds", {name: float(value) for name, value in sorted(thresholds.items())}
-        ),
-    )
-    console.print(f"wrote routing.thresholds to {guild}")

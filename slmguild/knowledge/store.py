@@ -14,7 +14,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,18 +92,28 @@ class KnowledgeStore:
 
     def indexed_files(self, expert: str) -> dict[str, str]:
         """Every source in the expert's collection with the hash of the file it was cut from."""
-        files: dict[str, str] = {}
+        return {
+            str(payload["source"]): str(payload.get("file_hash", ""))
+            for payload in self._scroll(expert, ["source", "file_hash"])
+        }
+
+    def chunk_texts(self, expert: str) -> dict[str, list[str]]:
+        """The text of the expert's chunks, by source file, in order."""
+        chunks: dict[str, list[tuple[int, str]]] = {}
+        for payload in self._scroll(expert, ["source", "chunk", "text"]):
+            chunks.setdefault(str(payload["source"]), []).append((int(payload["chunk"]), str(payload["text"])))
+        return {source: [text for _, text in sorted(rows)] for source, rows in chunks.items()}
+
+    def _scroll(self, expert: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """The payload `fields` of every point of the expert's collection."""
         offset = None
         while True:
             points, offset = self.client.scroll(
-                self.collection(expert), limit=1024, offset=offset,
-                with_payload=["source", "file_hash"], with_vectors=False,
+                self.collection(expert), limit=1024, offset=offset, with_payload=fields, with_vectors=False,
             )
-            for point in points:
-                payload = point.payload or {}
-                files[str(payload["source"])] = str(payload.get("file_hash", ""))
+            yield from (point.payload or {} for point in points)
             if offset is None:
-                return files
+                return
 
     def replace_file(
         self,

@@ -8,6 +8,7 @@ the next turn of that session continues the conversation.
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -34,6 +35,7 @@ from slmguild.config import (
 )
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
+from slmguild.knowledge.embedders import describe
 from slmguild.orchestrator.events import Done, Event, Reply
 from slmguild.orchestrator.graph import (
     ESCALATION,
@@ -49,15 +51,25 @@ from slmguild.orchestrator.routers import (
     EmbeddingRouter,
     LLMRouter,
     Router,
+    ScoringRouter,
 )
 from slmguild.orchestrator.sessions import open_checkpointer, session_ids
+from slmguild.orchestrator.trained_router import (
+    RouterModel,
+    TrainedRouter,
+    fingerprint,
+    general_requests,
+)
 from slmguild.serving import chat_model
 from slmguild.tools import Demonstrations, ToolExecutor, ToolRegistry
+from slmguild.tools.definition import examples_of
 from slmguild.tools.handoff import HANDOFF, handoff_tool
 
 MAX_MESSAGE_CHARS = 6000  # ~1.5k tokens: longer messages are cut (with a notice), never fatal
 # Turns run here while the caller's thread streams their events; threads are reused.
 _TURNS = ThreadPoolExecutor(thread_name_prefix="slmguild-turn")
+
+log = logging.getLogger("slmguild.orchestrator")
 
 
 ModelFactory = Callable[[str, ModelSpec], BaseChatModel]
@@ -185,10 +197,53 @@ class Guild:
         routing = self.config.routing
         return EmbeddingRouter(
             self.knowledge.embedder,
-            {name: expert.exemplar_groups() for name, expert in self.config.experts.items()},
+            self.routing_exemplars(),
             thresholds=routing.thresholds,
             default_threshold=routing.default_threshold,
         )
+
+    def routing_exemplars(self) -> dict[str, dict[str, list[str]]]:
+        """Each expert's routing exemplars, grouped by sub-topic."""
+        return {name: expert.exemplar_groups() for name, expert in self.config.experts.items()}
+
+    def training_exemplars(self) -> dict[str, dict[str, list[str]]]:
+        """What the trained router learns each expert owns: its routing exemplars, and the
+        requests of its tools' examples as one sub-topic per tool (`tool:NAME`)."""
+        exemplars = self.routing_exemplars()
+        for name, expert in self.experts.items():
+            for item in expert.tools:
+                if requests := [request for request, _ in examples_of(item)]:
+                    exemplars[name][f"tool:{item.name}"] = requests
+        return exemplars
+
+    def out_of_scope_examples(self) -> list[str]:
+        """What the trained router learns that nobody owns: the shipped general requests
+        and the guild's own `routing.out_of_scope`."""
+        return [*general_requests(), *self.config.routing.out_of_scope]
+
+    def routing_documents(self) -> dict[str, dict[str, list[str]]]:
+        """Each expert's ingested documents: their chunks' texts, by source file."""
+        return {
+            name: self.knowledge.store.chunk_texts(name)
+            for name in self.experts
+            if self.knowledge.retriever(name) is not None and self.knowledge.store.exists(name)
+        }
+
+    @cached_property
+    def scorer(self) -> ScoringRouter:
+        """What scores a request against each expert: the trained router (`routing.model`)
+        when it was trained on the guild's present exemplars, else the exemplar centroids."""
+        path = self.config.routing.model
+        if path is None:
+            return self.embedding_router
+        model = RouterModel.load(path)
+        current = fingerprint(self.training_exemplars(), self.out_of_scope_examples(),
+                              describe(self.knowledge.settings.embedder))
+        if model.fingerprint != current:
+            log.warning("%s was trained on other exemplars or another embedder: routing by the exemplar "
+                        "centroids until `slmguild router train` is run again", path)
+            return self.embedding_router
+        return TrainedRouter(self.knowledge.embedder, model)
 
     @cached_property
     def router(self) -> Router:
@@ -200,10 +255,10 @@ class Guild:
         if routing.router == "llm":
             router = llm
         elif routing.router == "embedding":
-            router = self.embedding_router
+            router = self.scorer
         else:
             router = CascadeRouter(
-                self.embedding_router,
+                self.scorer,
                 llm if routing.tie_breaker else None,
                 close_call=routing.close_call,
                 switch_margin=routing.switch_margin,
@@ -253,7 +308,7 @@ class Guild:
     def _plan(self, message: str) -> Plan | None:
         if self.config.routing.planner == "llm":
             return self.llm_planner.plan(message)
-        return split_by_clauses(message, self.embedding_router)
+        return split_by_clauses(message, self.scorer)
 
     def should_escalate(self, hits: Sequence[Hit]) -> bool:
         """An expert whose documents say nothing relevant hands the turn to the escalation model."""

@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
-from slmguild.orchestrator.routers import EmbeddingRouter
+from slmguild.orchestrator.routers import ScoringRouter
 
 _QUESTION_START = r"(?:how|what|when|where|who|which|why|can|could|do|does|did|is|are|am|should|will|would|may)"
 _CLAUSE_BREAK = re.compile(
@@ -44,7 +44,7 @@ class Plan(BaseModel):
         return list(dict.fromkeys(part.expert for part in self.parts))
 
 
-def split_by_clauses(message: str, router: EmbeddingRouter) -> Plan | None:
+def split_by_clauses(message: str, router: ScoringRouter) -> Plan | None:
     """A plan when the request's clauses belong to two or more experts, else None."""
     preamble, _, body = message.rpartition(":") if ":" in message[:120] else ("", "", message)
     pieces = [piece.strip() for piece in _CLAUSE_BREAK.split(body) if piece and piece.strip()]

@@ -7,6 +7,8 @@
 - `CascadeRouter` (default): the embedding router, asking the LLM only when the top two
   are too close to call (if it has one), and keeping a follow-up with the expert of the
   conversation unless the request clearly belongs to another.
+- `TrainedRouter` (`trained_router.py`): a classifier fitted on the exemplars and on
+  requests nobody owns, by `slmguild router train`; it replaces the centroids' scores.
 - `DocumentRouter`: wraps any of them; what it leaves to nobody goes to the expert whose
   documents match it well (`routing.document_match`, on by default).
 
@@ -55,6 +57,19 @@ class Router(Protocol):
         ...
 
     async def aroute(self, message: str, current: str | None = None) -> RouteDecision: ...
+
+
+class ScoringRouter(Router, Protocol):
+    """A router that scores every expert without generating (embedding or trained): the
+    cascade and the clause planner build on it."""
+
+    def scores(self, message: str) -> dict[str, float]:
+        """Every expert's score for `message`."""
+        ...
+
+    def decide(self, scores: dict[str, float]) -> RouteDecision:
+        """The owner these scores give (None: nobody)."""
+        ...
 
 
 class EmbeddingRouter:
@@ -192,7 +207,7 @@ class CascadeRouter:
 
     def __init__(
         self,
-        embedding: EmbeddingRouter,
+        embedding: ScoringRouter,
         llm: LLMRouter | None = None,
         *,
         close_call: float = 0.03,
