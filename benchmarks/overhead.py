@@ -4,7 +4,8 @@
 
 The example guild's experts answer with a scripted model (a fixed reply, streamed word
 by word: no model time), so what is measured is slmguild: the LangGraph graph, routing
-(the real MiniLM embedder and exemplars), the event stream and, with a session, the
+(the real MiniLM embedder and the trained router; the exemplar centroids too, as one
+more case), the event stream and, with a session, the
 SQLite checkpoints. Retrieval is switched off (it is measured by benchmarks/retrieval.py).
 Side by side in one run: a forced expert (no routing) and a routed turn, each with and
 without a saved session (conversations of 20 turns), and one conversation that grows to
@@ -36,7 +37,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         guild = model_free_guild(Path(scratch) / "sessions.sqlite", replies=args.turns * 5 + 10)
-        guild.run(QUESTIONS[0])  # load the embedder and the exemplars' centroids once
+        by_centroids = model_free_guild(Path(scratch) / "centroids.sqlite", replies=args.turns + 10, centroids=True)
+        for loaded in (guild, by_centroids):
+            loaded.run(QUESTIONS[0])  # load the embedder, the router and the centroids once
         times: dict[str, list[float]] = {}
         for turn in range(args.turns):  # interleaved, so that noise hits every case alike
             conversation = f"c{turn // CONVERSATION_TURNS}"
@@ -51,6 +54,11 @@ def main() -> None:
                 started = time.perf_counter()
                 guild.run(QUESTIONS[turn % len(QUESTIONS)], **options)
                 times.setdefault(case, []).append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            by_centroids.run(QUESTIONS[turn % len(QUESTIONS)])
+            times.setdefault("routed by the exemplar centroids, no session", []).append(
+                (time.perf_counter() - started) * 1000
+            )
     print(f"{args.turns} turns per case, scripted model (no model time)\n")
     print("| turn | p50 | p95 |")
     print("|---|---|---|")
