@@ -286,6 +286,7 @@ def test_sessions_commands_list_show_export_and_delete(tmp_path, monkeypatch):
 
     guild = scripted_guild(tmp_path)
     guild.run("how many leave days do I have", session="work")
+    guild.run("how many leave days do I have and what is the hotel limit?", session="work")  # two experts
     guild_file = tmp_path / "guild.yaml"
     guild_file.write_text(textwrap.dedent(f"""\
         name: orchestra
@@ -295,12 +296,16 @@ def test_sessions_commands_list_show_export_and_delete(tmp_path, monkeypatch):
         """))
     runner = CliRunner()
     listed = runner.invoke(app, ["sessions", "list", "-g", str(guild_file)])
-    assert listed.exit_code == 0 and "work" in listed.stdout and "1 turns, with hr" in listed.stdout
+    assert listed.exit_code == 0 and "work" in listed.stdout and "2 turns, with hr" in listed.stdout
     shown = runner.invoke(app, ["sessions", "show", "work", "-g", str(guild_file), "--trace"])
+    assert shown.exit_code == 0, shown.output
     assert "you> how many leave days do I have" in shown.stdout
     assert "hr> hr answers: how many leave days do I have" in shown.stdout and "route: hr" in shown.stdout
+    assert "hr+finance> **hr**: hr answers: how many leave days do I have" in shown.stdout
+    assert "route: finance" in shown.stdout  # the second turn's parts, each with its route
     exported = json.loads(runner.invoke(app, ["sessions", "export", "work", "-g", str(guild_file)]).stdout)
     assert exported["turns"][0]["expert"] == "hr" and exported["turns"][0]["route"]["expert"] == "hr"
+    assert exported["turns"][1]["expert"] == "hr+finance" and len(exported["turns"][1]["parts"]) == 2
     assert runner.invoke(app, ["sessions", "delete", "work", "-g", str(guild_file)]).exit_code == 0
     missing = runner.invoke(app, ["sessions", "show", "work", "-g", str(guild_file)])
     assert missing.exit_code == 2 and "no session named 'work'" in missing.output

@@ -1,7 +1,8 @@
 """The web chat page in a real headless browser, served by the real server with the
 example guild's real model: a question streams its answer with the answering expert's
 badge and a trace that cites the VPN document; the session is listed and comes back on
-a reload; a phone-sized window does not scroll sideways."""
+a reload; a phone-sized window does not scroll sideways. A multi-expert turn keeps its
+Plan once it is done (a scripted model there: the page's logic is what is tested)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import slmguild
 from slmguild.server.app import create_app
+from slmguild.testing import ScriptedModel
 from tests.browser import browser, require_browser  # noqa: F401  (fixture)
 from tests.http_server import serving
 
@@ -64,6 +66,21 @@ def site(ingested_example: Path) -> Iterator[str]:
     require_browser()  # before the guild: no browser, no need for a server
     free = slmguild.load_config(ingested_example, {"answer": {"strategy": "generative"}})
     with serving(create_app(slmguild.Guild(free))) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def scripted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server with the example guild answering a fixed text: no model time,
+    no retrieval, no tool phase (routing and the multi-expert split are real)."""
+    require_browser()
+    config = slmguild.load_config(Path(__file__).resolve().parents[1] / "examples/acme/guild.yaml")
+    config.sessions.store = str(tmp_path_factory.mktemp("sessions") / "sessions.sqlite")
+    config.routing.model = None  # trained with the tools, which are off here: route by the exemplars
+    for expert in config.experts.values():
+        expert.knowledge.sources, expert.tools = [], []
+    model = ScriptedModel(replies=["A scripted answer."] * 10)
+    with serving(create_app(slmguild.Guild(config, models=lambda _role, _spec: model))) as base_url:
         yield base_url
 
 
@@ -143,3 +160,26 @@ def test_a_question_streams_an_answer_with_its_expert_and_trace(browser, site, a
     assert box.is_displayed()
     assert browser.execute_script("return arguments[0].getBoundingClientRect().bottom <= innerHeight", box)
     screenshot(browser, artifacts, "web-page-narrow.png")
+
+
+def plan_items(turn: WebElement) -> list[str]:
+    """The texts of the turn's Plan section (the trace opened if it is closed)."""
+    trace = turn.find_element(By.CSS_SELECTOR, "details.trace")
+    if trace.get_attribute("open") is None:
+        trace.find_element(By.CSS_SELECTOR, "summary").click()
+    sections = turn.find_elements(By.CSS_SELECTOR, ".trace section")
+    plans = [section for section in sections if section.find_element(By.CSS_SELECTOR, "h3").text == "Plan"]
+    return [item.text for plan in plans for item in plan.find_elements(By.CSS_SELECTOR, "li")]
+
+
+def test_a_multi_expert_turn_keeps_its_plan_when_it_is_done(browser, scripted_site):  # noqa: F811
+    browser.get(f"{scripted_site}/")
+    question = "I'm flying to Berlin next week: how many leave days do I have and what is the hotel limit?"
+    browser.find_element(By.CSS_SELECTOR, "#message").send_keys(question, Keys.ENTER)
+    turn = finished_turn(browser)
+    items = plan_items(turn)
+    assert [item.split(":")[0] for item in items] == ["hr", "finance"], items
+    assert "how many leave days do I have" in items[0] and "what is the hotel limit?" in items[1]
+
+    browser.refresh()  # the saved trace, from the server's history, shows the same plan
+    assert plan_items(finished_turn(browser, timeout_s=10)) == items

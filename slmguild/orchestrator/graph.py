@@ -178,7 +178,9 @@ def _finish(state: ConversationState, reply: dict[str, Any]) -> dict[str, Any]:
     """The turn's changes to the conversation: both messages, the expert, the trace."""
     message = state["request"]["message"]
     expert = reply["expert"] if "+" not in reply["expert"] else state.get("expert")
-    trace = {"message": message, "expert": reply["expert"], "text": reply["text"], **reply["trace"]}
+    # The reply's own fields last: a multi-expert trace carries the routing decision, whose
+    # `expert` (None: several answered) must not replace who answered ("hr+finance").
+    trace = {"message": message, **reply["trace"], "expert": reply["expert"], "text": reply["text"]}
     return {
         "messages": [HumanMessage(message), AIMessage(reply["text"], name=reply["expert"].replace("+", "_"))],
         "expert": expert if expert not in (FALLBACK, ESCALATION) else state.get("expert"),

@@ -293,12 +293,21 @@ function traceSections(trace) {
   return [
     trace.route && routeSection(trace.route),
     trace.escalation && section("Escalation", el("p", {}, `${trace.escalation.reason ?? ""} (${trace.escalation.model ?? "larger model"})`)),
-    trace.plan?.length && section("Plan", el("ol", {}, ...trace.plan.map(([expert, question]) => el("li", {}, el("strong", {}, expert), ": ", question)))),
+    planParts(trace.plan).length && section("Plan", el("ol", {}, ...planParts(trace.plan).map(([expert, question]) => el("li", {}, el("strong", {}, expert), ": ", question)))),
     trace.handoffs?.length && section("Handoffs", el("ul", {}, ...trace.handoffs.map((h) => el("li", {}, `${h.expert} → ${h.to}`, h.reason ? `: ${h.reason}` : "")))),
     trace.retrieved?.length && section("Sources", el("ol", { class: "sources" }, ...trace.retrieved.map(sourceItem))),
     trace.tools?.length && section("Tool calls", el("ol", { class: "tool-calls" }, ...trace.tools.map(toolItem))),
     timingSection(trace),
   ].filter(Boolean);
+}
+
+/**
+ * A plan's parts as [expert, question] pairs: the `planned` event sends them so, while the
+ * finished turn's trace (and a saved session's) holds the plan as {parts: [{expert, question}]}.
+ */
+function planParts(plan) {
+  if (Array.isArray(plan)) return plan;
+  return (plan?.parts ?? []).map((part) => [part.expert, part.question]);
 }
 
 function section(title, ...content) {
