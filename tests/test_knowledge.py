@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from slmguild.errors import ConfigError, KnowledgeError
 from slmguild.knowledge import KnowledgeBase
 from slmguild.knowledge.chunks import chunk_file
 from slmguild.knowledge.sparse import BM25Encoder
+from slmguild.knowledge.words import content_words
 from slmguild.orchestrator.events import Retrieved
 from slmguild.testing import FakeEmbedder, ScriptedModel
 
@@ -102,6 +104,17 @@ def test_bm25_terms_are_stemmed_and_skip_stopwords():
     indices, values = encoder.encode_document("reset reset password")
     assert len(indices) == 2 and values[indices.index(min(indices))] > 0
     assert encoder.encode_query("passwords") == encoder.encode_query("password")
+
+
+def test_words_are_stemmed_alike_from_many_threads_at_once():
+    """A Snowball stemmer keeps its word in its own fields: shared between threads (the parts
+    of a multi-expert turn, concurrent sessions) it garbled words and crashed mid-word."""
+    texts = [f"connecting {n} passwords expired, reimbursements processed and travelling {n}"
+             for n in range(1000)]
+    alone = [(content_words(text), BM25Encoder().terms(text)) for text in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda text: (content_words(text), BM25Encoder().terms(text)), texts))
+    assert together == alone
 
 
 def test_reingest_embeds_only_changed_files_and_removes_deleted_ones(tmp_path, docs):

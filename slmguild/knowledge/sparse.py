@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from slmguild.knowledge.words import stemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -36,17 +37,11 @@ class BM25Encoder:
     b: float = 0.75
     avg_length: float = 120.0
     language: str = "english"
-    _stemmer: Any = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        import snowballstemmer  # imports every language's stemmer: ~0.1 s, so only when used
-
-        self._stemmer = snowballstemmer.stemmer(self.language)
 
     def terms(self, text: str) -> list[str]:
         """The stemmed, lower-cased words of `text`, stopwords left out."""
         words = [word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS]
-        return self._stemmer.stemWords(words)
+        return stemmer(self.language).stemWords(words)
 
     def encode_document(self, text: str) -> tuple[list[int], list[float]]:
         counts = Counter(self.terms(text))

@@ -8,7 +8,7 @@ sentences are checked against (`slmguild.agents.answer_check`): "expires", "expi
 from __future__ import annotations
 
 import re
-from functools import cache
+import threading
 from typing import Any
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
@@ -22,14 +22,22 @@ _STOP_WORDS = frozenset(
 )
 
 
-@cache
-def _stemmer() -> Any:
-    import snowballstemmer  # imports every language's stemmer (~0.1 s): not at start-up
+_THREAD = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def stemmer(language: str = "english") -> Any:
+    """This thread's Snowball stemmer for `language`. A stemmer keeps the word it works on
+    in its own fields: threads that shared one (the parts of a multi-expert turn,
+    concurrent sessions) garbled each other's words and crashed mid-word."""
+    stemmers: dict[str, Any] = _THREAD.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        import snowballstemmer  # imports every language's stemmer (~0.1 s): not at start-up
+
+        stemmers[language] = snowballstemmer.stemmer(language)
+    return stemmers[language]
 
 
 def content_words(text: str) -> list[str]:
     """The stemmed words of `text` that say something (no stop words, no figures)."""
     words = [word.strip("'-") for word in _WORD.findall(text.lower())]
-    return _stemmer().stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])
+    return stemmer().stemWords([word for word in words if len(word) > 2 and word not in _STOP_WORDS])
