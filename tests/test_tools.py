@@ -13,7 +13,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import Field
 
 import slmguild
-from slmguild.agents import Expert, ToolCall, ToolResult
+from slmguild.agents import Expert, StepTimed, ToolCall, ToolResult
 from slmguild.config import ModelSpec
 from slmguild.orchestrator import Done, Token
 from slmguild.testing import FakeEmbedder, ScriptedModel
@@ -109,7 +109,8 @@ def make_expert(replies, tools, *, tool_calling="constrained", timeout_s=10.0, *
 
 
 def run(expert: Expert, question: str = "Where is my ticket IT-1042?") -> tuple[list, str]:
-    events = list(expert.stream(question))
+    """The turn's events (its timed steps left out) and its answer."""
+    events = [event for event in expert.stream(question) if not isinstance(event, StepTimed)]
     answer = "".join(event.text for event in events if not isinstance(event, ToolCall | ToolResult))
     return events, answer
 
@@ -512,7 +513,7 @@ def test_async_stream_reports_the_same_events():
                                 [ticket_status])
 
     async def collect():
-        return [event async for event in expert.astream("Where is IT-1042?")]
+        return [event async for event in expert.astream("Where is IT-1042?") if not isinstance(event, StepTimed)]
 
     with model:
         events = asyncio.run(collect())
@@ -549,6 +550,9 @@ def test_guild_resolves_toolboxes_and_references(write_guild, tmp_path):
          "duration_s": reply.trace["tools"][0]["duration_s"], "expert": "it"}
     ]
     assert any(isinstance(e, Token) for e in events)
+    # The trace times each step: two decisions (the call, then "answer"), and the answer.
+    assert [step["step"] for step in reply.trace["steps"]] == ["tool_step", "tool_step", "answer"]
+    assert all(step["seconds"] >= 0 for step in reply.trace["steps"])
 
 
 def test_unknown_tool_names_in_the_guild_file_are_config_errors(write_guild):

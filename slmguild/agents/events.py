@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from slmguild.knowledge import Hit
@@ -48,3 +48,35 @@ class Handoff:
     expert: str
     to: str
     reason: str
+
+
+@dataclass(frozen=True)
+class StepTimed:
+    """How long one step of the expert's turn took (the trace's breakdown of a turn).
+
+    `step`: `retrieve` (the search), `tool_step` (one decision: call a tool, or answer),
+    `answer` (the answer's generation, and for a grounded answer the check too). `engine`:
+    what the engine did in it, when it generated: prompt tokens evaluated and tokens
+    generated, and their milliseconds (`prompt_n`, `prompt_ms`, `predicted_n`,
+    `predicted_ms`: llama.cpp's timings; empty for backends that give none).
+    """
+
+    expert: str
+    step: Literal["retrieve", "tool_step", "answer"]
+    seconds: float
+    engine: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The trace's record of the step."""
+        record: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 4)}
+        if self.engine:
+            record["engine"] = self.engine
+        return record
+
+
+def engine_timings(metadata: dict[str, Any] | None) -> dict[str, float]:
+    """llama.cpp's token counts and times from a reply's `response_metadata` (empty when
+    the backend gives none)."""
+    timings = (metadata or {}).get("timings") or {}
+    keys = ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms")
+    return {key: round(float(timings[key]), 2) for key in keys if key in timings}

@@ -14,6 +14,7 @@ streams.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from slmguild.agents.events import Handoff, Retrieved, ToolCall, ToolResult
+from slmguild.agents.events import Handoff, Retrieved, StepTimed, ToolCall, ToolResult, engine_timings
 from slmguild.agents.grounded import GroundedAnswerer, Grounding
 from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
@@ -43,7 +44,7 @@ from slmguild.tools.side_effects import changes_something, only_asks
 from slmguild.tools.steps import StepError
 
 UNGROUNDED = "these values do not appear in the conversation: "
-ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff | Grounding
+ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff | Grounding | StepTimed
 CITE = (
     "Answer from these excerpts of the documents. After each fact, cite its document's id "
     "in square brackets, like [{example}]. If the excerpts do not answer the question, say so."
@@ -117,8 +118,11 @@ class Expert:
         """
         turn = _Turn(question, history)
         if self.knowledge is not None:
+            started = time.perf_counter()
             turn.hits = list(hits) if hits is not None else self.knowledge.search(question)
             yield Retrieved(self.name, question, tuple(turn.hits))
+            if hits is None:  # a caller that searched for it times its own search
+                yield StepTimed(self.name, "retrieve", time.perf_counter() - started)
         if self.tools:
             yield from drive(self._use_tools(turn))
         if turn.handed_off:
@@ -129,11 +133,13 @@ class Expert:
         if self.grounded is not None:
             yield from self._grounded_answer(turn)
             return
-        answer = []
+        answer, started, engine = [], time.perf_counter(), {}
         with backend_errors(self.spec):
             for chunk in self.model.stream(self._answer_messages(turn)):
                 answer.append(chunk.text)
+                engine = engine_timings(chunk.response_metadata) or engine  # on the last chunk
                 yield chunk
+        yield StepTimed(self.name, "answer", time.perf_counter() - started, engine)
         if citation := missing_citation("".join(answer), turn.hits):
             yield AIMessageChunk(content=citation)
 
@@ -144,9 +150,10 @@ class Expert:
         async for event in relay(lambda: self.stream(question, history, hits=hits)):
             yield event
 
-    def _grounded_answer(self, turn: _Turn) -> Iterator[Grounding | AIMessageChunk]:
+    def _grounded_answer(self, turn: _Turn) -> Iterator[Grounding | AIMessageChunk | StepTimed]:
         # Checked before it is shown, so it arrives whole: it is one short sentence and quotes.
         assert self.grounded is not None
+        started = time.perf_counter()
         with backend_errors(self.spec):
             if self.knowledge is None and not self.tools:  # a generalist: its own answer, checked
                 messages = self.messages(turn.question, turn.history)
@@ -156,6 +163,8 @@ class Expert:
                     turn.question, turn.hits, turn.observations, self.model
                 )
         yield grounding
+        engine = engine_timings(reply.response_metadata) if reply is not None else {}
+        yield StepTimed(self.name, "answer", time.perf_counter() - started, engine)
         usage = reply.usage_metadata if reply is not None else None
         yield AIMessageChunk(content=text, usage_metadata=usage)
 
@@ -223,15 +232,16 @@ class Expert:
     ) -> AsyncIterator[ToolCall | ToolResult]:
         """A turn's tool calls and their results, without the answer (for evaluation)."""
         async for event in self._use_tools(_Turn(question, history)):
-            yield event
+            if not isinstance(event, StepTimed):
+                yield event
 
-    async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff, None]:
+    async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff | StepTimed, None]:
         assert self.executor is not None, "an expert with tools needs an executor"
         assert self.demonstrations is not None
         selection = self.demonstrations.select(turn.question, turn.context())
-        messages = self.step_messages(turn.question, turn.history, selection.shown)
         # tool_choice nearest forces the first call; a native call cannot be forced on every backend.
         may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
+        messages = self.step_messages(turn.question, turn.history, selection.shown)
         forced = selection.nearest_call if may_force else None
         # A question never changes anything: a tool that would is neither forced nor run.
         frozen = {t.name for t in self.tools if changes_something(t)} if only_asks(turn.question) else set()
@@ -241,8 +251,11 @@ class Expert:
             for attempt in range(self.max_retries + 1):
                 # Only the first try is forced: after a problem the model may answer instead.
                 only = forced if step == attempt == 0 else None
+                started = time.perf_counter()
                 with backend_errors(self.spec):
                     calls, reply, problem = await self.choose_step(messages, turn.context(), only=only)
+                yield StepTimed(self.name, "tool_step", time.perf_counter() - started,
+                                engine_timings(reply.response_metadata))
                 if not calls and not problem:
                     if self.tool_calling == "native" and reply.text.strip():
                         turn.canned_answer = reply.text  # a native answer is the answer

@@ -167,6 +167,15 @@ def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _step_line(step: dict[str, Any]) -> str:
+    """A timed step of a turn: its time, and what the engine evaluated and generated in it."""
+    line = f"{step['step']} {step['seconds']} s"
+    if engine := step.get("engine"):
+        line += (f": prompt {engine.get('prompt_n', 0):.0f} tokens in {engine.get('prompt_ms', 0):.0f} ms, "
+                 f"{engine.get('predicted_n', 0):.0f} generated in {engine.get('predicted_ms', 0):.0f} ms")
+    return line
+
+
 def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
     """A turn's trace as a tree: route, retrieved chunks, tool calls, tokens and times."""
     tree = Tree(f"[bold]turn[/] → {escape(expert)}")
@@ -204,6 +213,10 @@ def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
             node.add(f"[yellow]unsupported sentence: {escape(_clip(problem, 120))}[/]")
         if answer.get("restates_question"):  # .get: traces saved before it was recorded
             node.add("[yellow]the draft only restates the question[/]")
+    if steps := trace.get("steps"):  # .get: traces saved before steps were timed
+        node = tree.add("steps:")
+        for step in steps:
+            node.add(escape(_step_line(step)))
     usage = trace.get("usage", {})
     tree.add(
         f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "

@@ -26,7 +26,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from slmguild.agents import Expert, ExpertEvent, Handoff, Retrieved, ToolCall, ToolResult
+from slmguild.agents import Expert, ExpertEvent, Handoff, Retrieved, StepTimed, ToolCall, ToolResult
 from slmguild.agents.grounded import Grounding
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator.events import Escalated, Planned, Routed, Token
@@ -105,7 +105,9 @@ class _Nodes:
         write = EVENTS.get()
         expert = self.guild.expert(decision["expert"])
         history = _history(state)
+        started = time.perf_counter()
         hits = expert.retrieve(request["message"]) if expert.knowledge is not None else None
+        searched = StepTimed(expert.name, "retrieve", time.perf_counter() - started)
         if hits is not None and self.guild.should_escalate(hits):
             best = max((hit.similarity or 0.0 for hit in hits), default=0.0)
             expert = self.guild.escalation
@@ -114,12 +116,15 @@ class _Nodes:
             write(Escalated(decision["reason"], _model_label(expert)))
             hits = None
         for _hop in range(MAX_HANDOFFS + 1):
-            recorder = TurnRecorder(expert, write)
+            recorder = TurnRecorder(expert, write, started=started)
+            if hits is not None:
+                recorder.add(searched)  # searched here, before the expert, to decide on escalation
             for event in expert.stream(request["message"], history, hits=hits):
                 recorder.add(event)
             if recorder.handoff is None:
                 break
             handoff, hits = recorder.handoff, None  # the next expert searches its own documents
+            started = time.perf_counter()
             decision = {**decision, "expert": handoff.to, "scores": {},
                         "reason": f"handed off by {handoff.expert}: {handoff.reason}"}
             write(Routed(handoff.to, decision["reason"]))
@@ -207,21 +212,25 @@ def _model_label(expert: Expert) -> str:
 class TurnRecorder:
     """Collects one expert's events into a reply, streaming each as it comes (if `write`)."""
 
-    def __init__(self, expert: Expert, write: Callable[[Any], None] | None) -> None:
+    def __init__(self, expert: Expert, write: Callable[[Any], None] | None, *, started: float | None = None) -> None:
         self.expert = expert
         self.write = write
         self.pieces: list[str] = []
         self.usage: dict[str, int] = {}
-        self.started = time.perf_counter()
+        self.started = started or time.perf_counter()  # the turn's clock: from before its search, if any
         self.first_token_at: float | None = None
         self.tool_calls: list[dict[str, Any]] = []
         self.retrieved: list[dict[str, Any]] = []
         self.handoff: Handoff | None = None
         self.grounding: dict[str, Any] | None = None
+        self.steps: list[dict[str, Any]] = []
 
     def add(self, event: ExpertEvent) -> None:
         """Record an expert's event and stream what the caller should see."""
         shown: Any = event
+        if isinstance(event, StepTimed):
+            self.steps.append(event.describe())  # the trace's breakdown, not shown while streaming
+            return
         if isinstance(event, Grounding):
             self.grounding = event.describe()  # the trace's; the answer's text follows as a token
             return
@@ -259,6 +268,7 @@ class TurnRecorder:
                 "tools": self.tool_calls,
                 **({"answer": self.grounding} if self.grounding else {}),
                 "usage": self.usage,
+                "steps": self.steps,
                 "latency_s": round(finished - self.started, 4),
                 "first_token_s": round((self.first_token_at or finished) - self.started, 4),
             },
