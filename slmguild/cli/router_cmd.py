@@ -14,7 +14,6 @@ from slmguild.cli.turns import GuildOption
 from slmguild.config import edit_config
 from slmguild.errors import ConfigError
 from slmguild.evaluation.data import read_jsonl
-from slmguild.knowledge.embedders import describe
 from slmguild.orchestrator import load_guild
 from slmguild.orchestrator.trained_router import (
     RoutingCosts,
@@ -74,7 +73,7 @@ def train(
     with console.status("embedding the exemplars and documents, fitting the router..."):
         model = fit_router_model(
             embedder, loaded.training_exemplars(), loaded.out_of_scope_examples(),
-            embedder_name=describe(loaded.knowledge.settings.embedder), documents=documents,
+            embedder_name=loaded.knowledge.embedder_name, documents=documents,
         )
         vectors, labels = labelled_vectors(embedder, rows)
     costs = RoutingCosts(cost_refused, cost_misrouted, cost_accepted, out_of_scope_share)

@@ -35,7 +35,6 @@ from slmguild.config import (
 )
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
-from slmguild.knowledge.embedders import describe
 from slmguild.orchestrator.events import Done, Event, Reply
 from slmguild.orchestrator.graph import (
     ESCALATION,
@@ -238,7 +237,7 @@ class Guild:
             return self.embedding_router
         model = RouterModel.load(path)
         current = fingerprint(self.training_exemplars(), self.out_of_scope_examples(),
-                              describe(self.knowledge.settings.embedder))
+                              self.knowledge.embedder_name)
         if model.fingerprint != current:
             log.warning("%s was trained on other exemplars or another embedder: routing by the exemplar "
                         "centroids until `slmguild router train` is run again", path)
