@@ -263,6 +263,12 @@ class ExpertConfig(_Strict):
         2, ge=0, le=10, description="Times an invalid or refused call is retried with the error fed back"
     )
     tool_timeout_s: float = Field(10.0, gt=0, le=600)
+    auto_approve: bool | list[str] = Field(
+        False,
+        description="Tools that change something run without asking the user first (automation): "
+        "true for all of this expert's tools, or their names. By default every such call waits "
+        "for the user's approval",
+    )
     answer: AnswerConfig = Field(
         default_factory=AnswerConfig, description="This expert's answer settings, over the guild's `answer:`"
     )

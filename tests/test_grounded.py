@@ -80,6 +80,11 @@ def test_a_request_to_act_is_not_a_plain_question():
     assert only_asks("got a weird email asking me to log in somewhere, what do I do with it?")
     assert not only_asks("Please create a ticket: my headset microphone stopped working.")
     assert not only_asks("Could you open a ticket for the broken screen?")
+    assert not only_asks("Open a ticket for my broken mouse")
+    # Asking how the act is done is a question about it, not the act.
+    assert only_asks("How do I open a ticket for a broken laptop?")
+    assert only_asks("Where do I log a request for new software?")
+    assert not only_asks("How do I open a ticket? Please open one for my cracked screen.")
 
 
 @pytest.fixture

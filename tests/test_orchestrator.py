@@ -247,6 +247,40 @@ def test_the_postgres_checkpointer_keeps_sessions(tmp_path, postgres_url):  # no
     assert "pg" in second.sessions()
 
 
+ONE_SLOW_TURN = """\
+import json, sys, time
+from pathlib import Path
+from slmguild.testing import ScriptedModel
+from tests.test_orchestrator import scripted_guild
+
+folder, url, who = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+guild = scripted_guild(folder, store=url, answer="generative")
+
+def slow(messages, options):
+    started = time.time()
+    time.sleep(1.5)
+    with open(folder / "spans.jsonl", "a") as spans:
+        spans.write(json.dumps([who, started, time.time()]) + "\\n")
+    return who + " answers"
+
+guild.expert("hr").model = ScriptedModel(replies=[slow])
+guild.run("how many leave days do I have", expert="hr", session="shared")
+"""
+
+
+def test_two_processes_sharing_a_postgres_store_take_a_sessions_turns_one_at_a_time(tmp_path, postgres_url):  # noqa: F811
+    root = Path(__file__).resolve().parents[1]
+    runs = [subprocess.Popen([sys.executable, "-c", ONE_SLOW_TURN, str(tmp_path), postgres_url, who], cwd=root,
+                             stderr=subprocess.PIPE, text=True) for who in ("first", "second")]
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+    spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
+    (_, _, ended), (_, started, _) = sorted(spans, key=lambda span: span[1])
+    assert started >= ended  # the second turn began once the first had ended, not meanwhile
+    turns = scripted_guild(tmp_path, store=postgres_url).session("shared")["traces"]
+    assert sorted(turn["text"] for turn in turns) == ["first answers", "second answers"]  # both kept
+
+
 def test_an_expert_hands_off_with_the_built_in_tool(tmp_path):
     config = make_config(tmp_path)
     config.experts["it"].tools = ["handoff"]

@@ -157,6 +157,7 @@ def test_tools_run_for_real_and_the_trace_shows_a_wrong_expectation(write_scenar
     path = write_scenario("""\
         turns:
           - user: Please open a high priority ticket, the 3rd floor printer in Lyon is on fire
+            approve: true
             replies:
               it:
                 - {tool: create_ticket, arguments: {summary: 3rd floor printer in Lyon is on fire, priority: high}}

@@ -13,7 +13,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import Field
 
 import slmguild
-from slmguild.agents import Expert, StepTimed, ToolCall, ToolResult
+from slmguild.agents import Expert, PendingCall, StepTimed, ToolCall, ToolResult
 from slmguild.config import ModelSpec
 from slmguild.orchestrator import Done, Token
 from slmguild.testing import FakeEmbedder, ScriptedModel
@@ -111,7 +111,7 @@ def make_expert(replies, tools, *, tool_calling="constrained", timeout_s=10.0, *
 def run(expert: Expert, question: str = "Where is my ticket IT-1042?") -> tuple[list, str]:
     """The turn's events (its timed steps left out) and its answer."""
     events = [event for event in expert.stream(question) if not isinstance(event, StepTimed)]
-    answer = "".join(event.text for event in events if not isinstance(event, ToolCall | ToolResult))
+    answer = "".join(event.text for event in events if not isinstance(event, ToolCall | ToolResult | PendingCall))
     return events, answer
 
 
@@ -373,11 +373,22 @@ def test_a_question_never_runs_a_tool_that_changes_something_a_request_to_act_ma
         events, answer = run(expert, "How do I report a phishing email?")
     assert executed == [] and not [event for event in events if isinstance(event, ToolCall)]
     assert answer == "Forward the e-mail."
+    # Approval switched off (automation), so that the expert alone may run it.
     expert, model = make_expert([call("order_repair", summary="The screen is broken"), ANSWER, "Opened IT-2002."],
-                                [order_repair])
+                                [order_repair], approval=frozenset())
     with model:
         _, answer = run(expert, "Please order a repair: my screen is broken.")
     assert executed == [("order_repair", {"summary": "The screen is broken"})] and answer == "Opened IT-2002."
+
+
+def test_an_expert_alone_declines_a_call_that_needs_approval_and_says_so():
+    expert, model = make_expert([call("order_repair", summary="The screen is broken")], [order_repair])
+    with model:
+        events, answer = run(expert, "Please order a repair: my screen is broken.")
+    assert executed == []
+    assert [(type(e), getattr(e, "approval", None)) for e in events[:2]] == [(PendingCall, None), (ToolResult, "unasked")]
+    assert results(events)[0].status == "declined"
+    assert answer.startswith("Not done: I did not run order_repair(summary='The screen is broken')")
 
 
 def test_invalid_arguments_are_retried_with_the_error_and_then_succeed():

@@ -2,7 +2,8 @@
 example guild's real model: a question streams its answer with the answering expert's
 badge and a trace that cites the VPN document; the session is listed and comes back on
 a reload; a phone-sized window does not scroll sideways. A multi-expert turn keeps its
-Plan once it is done (a scripted model there: the page's logic is what is tested)."""
+Plan once it is done, and a call that waits for approval shows Approve / Refuse, which
+answer it (a scripted model there: the page's logic is what is tested)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 import slmguild
 from slmguild.server.app import create_app
 from slmguild.testing import ScriptedModel
+from slmguild.testing.steps import tool_step
 from tests.browser import browser, require_browser  # noqa: F401  (fixture)
 from tests.http_server import serving
 
@@ -183,3 +185,47 @@ def test_a_multi_expert_turn_keeps_its_plan_when_it_is_done(browser, scripted_si
 
     browser.refresh()  # the saved trace, from the server's history, shows the same plan
     assert plan_items(finished_turn(browser, timeout_s=10)) == items
+
+
+@pytest.fixture
+def approval_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The example guild's IT expert with its real ticket tools (on a scratch database)
+    and a scripted model that wants to open a ticket twice, then answers."""
+    require_browser()
+    monkeypatch.setenv("ACME_DB", str(tmp_path / "acme.sqlite"))
+    config = slmguild.load_config(Path(__file__).resolve().parents[1] / "examples/acme/guild.yaml",
+                                  {"answer": {"strategy": "generative"}})
+    config.sessions.store = str(tmp_path / "sessions.sqlite")
+    config.routing.model = None
+    config.experts = {"it": config.experts["it"]}
+    config.experts["it"].knowledge.sources = []
+    wants_ticket = tool_step("create_ticket", summary="Cracked laptop screen", priority="high")
+    model = ScriptedModel(replies=[wants_ticket, wants_ticket, "Opened ticket IT-1051."])
+    with serving(create_app(slmguild.Guild(config, models=lambda _role, _spec: model))) as base_url:
+        yield base_url
+
+
+def answer_the_waiting_call(driver: WebDriver, button: str) -> WebElement:
+    """Click Approve or Refuse on the last turn's waiting call; the turn that follows, done."""
+    paused = finished_turn(driver, timeout_s=60)
+    box = paused.find_element(By.CSS_SELECTOR, ".approval")
+    assert "create_ticket" in box.text and "Cracked laptop screen" in box.text
+    box.find_element(By.CSS_SELECTOR, f"button.{button}").click()
+    WebDriverWait(driver, 10).until(lambda page: len(page.find_elements(By.CSS_SELECTOR, "article.turn")) > 1
+                                    and page.find_elements(By.CSS_SELECTOR, "article.turn")[-1] != paused)
+    return finished_turn(driver, timeout_s=60)
+
+
+def test_a_waiting_call_is_approved_or_refused_on_the_page(browser, approval_site):  # noqa: F811
+    browser.get(f"{approval_site}/")
+    message = browser.find_element(By.CSS_SELECTOR, "#message")
+    message.send_keys("Please open a ticket: my laptop screen is cracked.", Keys.ENTER)
+    refused = answer_the_waiting_call(browser, "refuse")
+    assert refused.find_element(By.CSS_SELECTOR, ".answer").text.startswith(
+        "Not done: I did not run create_ticket(summary='Cracked laptop screen', priority='high')")
+    message.send_keys("Please open a ticket after all: my laptop screen is cracked.", Keys.ENTER)
+    approved = answer_the_waiting_call(browser, "approve")
+    assert approved.find_element(By.CSS_SELECTOR, ".answer").text == "Opened ticket IT-1051."
+    approved.find_element(By.CSS_SELECTOR, "details.trace summary").click()
+    assert "create_ticket" in approved.find_element(By.CSS_SELECTOR, ".trace .tool-call").text
+

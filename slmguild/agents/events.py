@@ -26,10 +26,53 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What came of a `ToolCall`: ran (ok/error), or was invalid, unknown or refused."""
+    """What came of a `ToolCall`: ran (ok/error), or was invalid, unknown, refused, or
+    declined (a call that waited for approval and did not get it).
+
+    `approval` says what the user answered, for a call that waited for approval.
+    """
 
     expert: str
     observation: Observation
+    approval: Literal["approved", "edited", "refused", "abandoned", "unasked"] | None = None
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A call that changes something, waiting for the user's approval before it runs.
+
+    The turn stops here and is saved; `Guild.resume` answers it (run, edit, or refuse).
+    """
+
+    expert: str
+    tool: str
+    arguments: dict[str, Any]
+    call_id: str | None = None  # the native call's id, when the model gave one
+
+    def describe(self) -> str:
+        """The call as the user reads it: `create_ticket(summary='...', priority='high')`."""
+        shown = ", ".join(f"{key}={value!r}" for key, value in self.arguments.items())
+        return f"{self.tool}({shown})"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The user's answer to a `PendingCall`: run it (with `arguments` instead, if edited), or not.
+
+    `reason` says why an unapproved call did not run: the user refused it, moved on to
+    another request (abandoned), or nobody could be asked (an expert running alone).
+    """
+
+    approved: bool
+    arguments: dict[str, Any] | None = None
+    reason: Literal["refused", "abandoned", "unasked"] = "refused"
+
+    @property
+    def outcome(self) -> Literal["approved", "edited", "refused", "abandoned", "unasked"]:
+        """What the trace records of the call's approval."""
+        if self.approved:
+            return "edited" if self.arguments is not None else "approved"
+        return self.reason
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The Expert: one member of the guild and the loop that produces its answer.
+"""The Expert: one member of the guild and the steps that produce its answer.
 
 An expert with knowledge first searches its documents; the chunks found go into the
 question, under ids the answer cites (and that are cited for it when it forgets).
@@ -7,9 +7,15 @@ call one of its tools — as one small JSON object decoded under a schema (or th
 the backend's native tool calling), shown the labelled requests most like the user's;
 when the nearest of them is a tool call, that tool is called and the model only fills
 in its arguments (`tool_choice: nearest`). The executor runs each call and the
-observation goes back to the model, until it answers or runs out of steps. Then the
+observation goes back to the model, until it answers or runs out of steps. A call of a
+tool that changes something and needs approval is not run: the step stops at it
+(`PendingCall`), and `act` runs it or declines it once the user has answered. Then the
 answer is generated as free text, with the tools' results in the question, so that it
 streams.
+
+Each step works on an `ExpertTurn`, plain data that the orchestrator's graph saves with
+the session between its nodes; `stream` runs the steps one after another for an expert
+used alone (which cannot ask for approval: such a call is declined).
 """
 
 from __future__ import annotations
@@ -30,21 +36,41 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from slmguild.agents.events import Handoff, Retrieved, StepTimed, ToolCall, ToolResult, engine_timings
+from slmguild.agents.events import (
+    Approval,
+    Handoff,
+    PendingCall,
+    Retrieved,
+    StepTimed,
+    ToolCall,
+    ToolResult,
+    engine_timings,
+)
 from slmguild.agents.grounded import GroundedAnswerer, Grounding
 from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.serving import backend_errors
-from slmguild.tools import AnswerStep, Demonstration, Demonstrations, Observation, StepParser, ToolExecutor
-from slmguild.tools.grounding import supplied_values, ungrounded_arguments, with_iso_dates
+from slmguild.tools import (
+    AnswerStep,
+    Demonstration,
+    Demonstrations,
+    Observation,
+    StepParser,
+    ToolExecutor,
+)
+from slmguild.tools.grounding import (
+    supplied_values,
+    ungrounded_arguments,
+    with_iso_dates,
+)
 from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.side_effects import changes_something, only_asks
 from slmguild.tools.steps import StepError
 
 UNGROUNDED = "these values do not appear in the conversation: "
-ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff | Grounding | StepTimed
+ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff | Grounding | StepTimed | PendingCall
 CITE = (
     "Answer from these excerpts of the documents. After each fact, cite its document's id "
     "in square brackets, like [{example}]. If the excerpts do not answer the question, say so."
@@ -52,16 +78,30 @@ CITE = (
 Call = tuple[str | None, str, dict[str, Any]]  # (native call id, tool name, arguments)
 
 
+NextStep = Literal["tool_step", "approve", "answer", "handoff"]
+
+
 @dataclass
-class _Turn:
-    """A turn's working state, shared by the tool phase and the answer."""
+class ExpertTurn:
+    """One expert's work on one question, between its steps: what the search found, the
+    tool phase's conversation and results, and which step comes next.
+
+    Plain data: the graph saves it with the session while a call waits for approval,
+    and another process can take the turn up from there.
+    """
 
     question: str
-    history: Sequence[BaseMessage]
-    observations: list[Observation] = field(default_factory=list)
+    history: list[BaseMessage] = field(default_factory=list)
+    next: NextStep = "answer"
     hits: list[Hit] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    step_messages: list[BaseMessage] = field(default_factory=list)  # the tool phase's conversation
+    step: int = 0
+    forced: str | None = None  # the tool the nearest labelled request calls (first try only)
+    frozen: list[str] = field(default_factory=list)  # tools this request must not run: it only asks
+    pending: PendingCall | None = None  # a call waiting for the user's approval
     canned_answer: str | None = None  # set when the turn must end without generation
-    handed_off: bool = False  # the turn went to another expert: this one does not answer
+    handoff: Handoff | None = None  # the turn went to another expert: this one does not answer
 
     def context(self) -> str:
         """What the user and the tools said: where a call's ids, numbers and dates must come from."""
@@ -94,12 +134,16 @@ class Expert:
     demonstrations: Demonstrations | None = None  # default: the tools' examples, all shown
     knowledge: Retriever | None = None
     grounded: GroundedAnswerer | None = None  # None: the model answers freely (strategy generative)
+    # Tools whose calls wait for the user's approval. None: every tool that changes something.
+    approval: frozenset[str] | None = None
     parser: StepParser = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.parser = StepParser(self.tools)  # the step schema and prompt, built once
         if self.demonstrations is None:
             self.demonstrations = Demonstrations(self.tools)
+        if self.approval is None:
+            self.approval = frozenset(t.name for t in self.tools if changes_something(t))
 
     def messages(self, question: str, history: Sequence[BaseMessage] = ()) -> list[BaseMessage]:
         """The conversation the model answers: system prompt, earlier turns, the question."""
@@ -109,24 +153,42 @@ class Expert:
         """What the expert's documents say about `question` (nothing without knowledge)."""
         return self.knowledge.search(question) if self.knowledge is not None else []
 
-    def stream(
-        self, question: str, history: Sequence[BaseMessage] = (), *, hits: Sequence[Hit] | None = None
-    ) -> Iterator[ExpertEvent]:
-        """What the search found, tool calls and results, then the answer as it is generated.
+    def begin(self, question: str, history: Sequence[BaseMessage] = ()) -> ExpertTurn:
+        """A new turn of this expert on `question`: its first step is the tool phase, if it has tools."""
+        return ExpertTurn(question, list(history), next="tool_step" if self.tools else "answer")
 
-        `hits` are the search's results when the caller searched already.
+    def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
+        """The whole turn of this expert alone: what the search found, tool calls and
+        results, then the answer as it is generated.
+
+        Used alone, the expert has nobody to ask for approval: a call that needs it is
+        declined, and the answer says so (the orchestrator's graph asks the user instead).
         """
-        turn = _Turn(question, history)
+        turn = self.begin(question, history)
         if self.knowledge is not None:
-            started = time.perf_counter()
-            turn.hits = list(hits) if hits is not None else self.knowledge.search(question)
-            yield Retrieved(self.name, question, tuple(turn.hits))
-            if hits is None:  # a caller that searched for it times its own search
-                yield StepTimed(self.name, "retrieve", time.perf_counter() - started)
-        if self.tools:
-            yield from drive(self._use_tools(turn))
-        if turn.handed_off:
-            return
+            yield from self.search(turn)
+        while turn.next == "tool_step":
+            yield from drive(self.tool_step(turn))
+        if turn.next == "approve":
+            yield from drive(self.act(turn, Approval(approved=False, reason="unasked")))
+        if turn.next == "answer":
+            yield from self.answer(turn)
+
+    async def astream(self, question: str, history: Sequence[BaseMessage] = ()) -> AsyncIterator[ExpertEvent]:
+        """`stream`, for asyncio callers (run in a worker thread: the event loop stays free)."""
+        async for event in relay(lambda: self.stream(question, history)):
+            yield event
+
+    def search(self, turn: ExpertTurn) -> Iterator[Retrieved | StepTimed]:
+        """The retrieval step: what the expert's documents say about the turn's question."""
+        started = time.perf_counter()
+        turn.hits = self.retrieve(turn.question)
+        yield Retrieved(self.name, turn.question, tuple(turn.hits))
+        yield StepTimed(self.name, "retrieve", time.perf_counter() - started)
+
+    def answer(self, turn: ExpertTurn) -> Iterator[AIMessageChunk | Grounding | StepTimed]:
+        """The answer step: generated from what the search and the tools found, streamed
+        (a grounded answer arrives whole, once it is checked)."""
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
@@ -143,14 +205,7 @@ class Expert:
         if citation := missing_citation("".join(answer), turn.hits):
             yield AIMessageChunk(content=citation)
 
-    async def astream(
-        self, question: str, history: Sequence[BaseMessage] = (), *, hits: Sequence[Hit] | None = None
-    ) -> AsyncIterator[ExpertEvent]:
-        """`stream`, for asyncio callers (run in a worker thread: the event loop stays free)."""
-        async for event in relay(lambda: self.stream(question, history, hits=hits)):
-            yield event
-
-    def _grounded_answer(self, turn: _Turn) -> Iterator[Grounding | AIMessageChunk | StepTimed]:
+    def _grounded_answer(self, turn: ExpertTurn) -> Iterator[Grounding | AIMessageChunk | StepTimed]:
         # Checked before it is shown, so it arrives whole: it is one short sentence and quotes.
         assert self.grounded is not None
         started = time.perf_counter()
@@ -168,7 +223,7 @@ class Expert:
         usage = reply.usage_metadata if reply is not None else None
         yield AIMessageChunk(content=text, usage_metadata=usage)
 
-    def _answer_messages(self, turn: _Turn) -> list[BaseMessage]:
+    def _answer_messages(self, turn: ExpertTurn) -> list[BaseMessage]:
         """The question, with what the search and the tools found: small models use
         facts best right there."""
         results = [obs.for_model() for obs in turn.observations if not obs.retryable]
@@ -228,71 +283,119 @@ class Expert:
         return calls, reply, problem
 
     async def tool_phase(
-        self, question: str, history: Sequence[BaseMessage] = ()
-    ) -> AsyncIterator[ToolCall | ToolResult]:
-        """A turn's tool calls and their results, without the answer (for evaluation)."""
-        async for event in self._use_tools(_Turn(question, history)):
-            if not isinstance(event, StepTimed):
-                yield event
+        self, question: str, history: Sequence[BaseMessage] = (), *, approve: bool = True
+    ) -> AsyncIterator[ToolCall | ToolResult | PendingCall]:
+        """A turn's tool calls and their results, without the answer (for evaluation).
 
-    async def _use_tools(self, turn: _Turn) -> AsyncGenerator[ToolCall | ToolResult | Handoff | StepTimed, None]:
+        A call that waits for approval is run when `approve` (as if the user approved
+        it: evaluation measures the expert's decisions), else declined.
+        """
+        turn = ExpertTurn(question, list(history), next="tool_step")
+        while turn.next in ("tool_step", "approve"):
+            steps = self.tool_step(turn) if turn.next == "tool_step" else self.act(turn, Approval(approve))
+            async for event in steps:
+                if not isinstance(event, StepTimed):
+                    yield event
+
+    async def tool_step(self, turn: ExpertTurn) -> AsyncGenerator[ToolCall | ToolResult | Handoff | StepTimed |
+                                                                  PendingCall, None]:
+        """One step of the tool phase: the model chooses (retried when its choice is
+        invalid), and the calls it chose run — except one that needs approval, where the
+        step stops. `turn.next` then says what follows: another step, approval, the
+        answer, or a handoff to another expert."""
         assert self.executor is not None, "an expert with tools needs an executor"
+        if not turn.step_messages:
+            self._start_tool_phase(turn)
+        turn.next = "answer"
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            # Only the first try is forced: after a problem the model may answer instead.
+            only = turn.forced if turn.step == attempt == 0 else None
+            started = time.perf_counter()
+            with backend_errors(self.spec):
+                calls, reply, problem = await self.choose_step(turn.step_messages, turn.context(), only=only)
+            yield StepTimed(self.name, "tool_step", time.perf_counter() - started,
+                            engine_timings(reply.response_metadata))
+            if not calls and not problem:
+                if self.tool_calling == "native" and reply.text.strip():
+                    turn.canned_answer = reply.text  # a native answer is the answer
+                return
+            if any(name in turn.frozen for _, name, _ in calls):
+                return  # the model wanted to act on a question: it answers instead
+            if calls and all(turn.already_ran(name, arguments) for _, name, arguments in calls):
+                # Small models repeat a call they have the result of (up to max_steps):
+                # the result is in the conversation already, so answer from it.
+                return
+            turn.step_messages.append(reply)
+            if not calls:
+                turn.step_messages.append(HumanMessage(f"That reply was invalid: {problem}. Try again."))
+                continue
+            for tool_call_id, name, arguments in calls:
+                if name in (self.approval or ()):
+                    turn.pending = PendingCall(self.name, name, arguments, tool_call_id)
+                    turn.next = "approve"
+                    yield turn.pending
+                    return
+                yield ToolCall(self.name, name, arguments, attempt, "nearest" if only else "model")
+                observation = await self.executor.execute(name, arguments)
+                yield ToolResult(self.name, observation)
+                if name == HANDOFF and observation.status == "ok":
+                    turn.handoff = Handoff(self.name, arguments["expert"], arguments.get("reason", ""))
+                    turn.next = "handoff"
+                    yield turn.handoff
+                    return
+                self._observed(turn, observation, tool_call_id)
+                if observation.retryable:
+                    problem = observation.content
+            if not problem:
+                turn.step += 1  # this step is done: the model may call another tool or answer
+                turn.next = "tool_step" if turn.step < self.max_steps else "answer"
+                return  # out of steps: the answer is made from what the tools returned so far
+        if problem.startswith(UNGROUNDED):
+            return  # the model wanted data nobody gave: answer without the tool
+        turn.canned_answer = (
+            f"Sorry, I could not complete this request: after {self.max_retries + 1} "
+            f"attempts the tool call was still invalid ({problem})."
+        )
+
+    async def act(self, turn: ExpertTurn, approval: Approval) -> AsyncGenerator[ToolCall | ToolResult, None]:
+        """The approval step's outcome: the pending call runs (with the user's edited
+        arguments, if any), or it is declined and the answer says what was not done.
+
+        Either way the answer follows: one approved change per turn, then the expert
+        says what came of it.
+        """
+        pending = turn.pending
+        assert pending is not None and self.executor is not None, "act() answers a pending call"
+        turn.pending, turn.next = None, "answer"
+        if approval.approved:
+            arguments = approval.arguments if approval.arguments is not None else pending.arguments
+            yield ToolCall(self.name, pending.tool, arguments)
+            observation = await self.executor.execute(pending.tool, arguments)
+        else:
+            why = {"refused": "you did not approve it", "abandoned": "you moved on before approving it",
+                   "unasked": "it needs your approval, which could not be asked for here"}[approval.reason]
+            observation = Observation(pending.tool, pending.arguments, "declined", f"not run: {why}")
+            turn.canned_answer = f"Not done: I did not run {pending.describe()}, because {why}."
+        yield ToolResult(self.name, observation, approval.outcome)
+        self._observed(turn, observation, pending.call_id)
+
+    def _start_tool_phase(self, turn: ExpertTurn) -> None:
+        """The tool phase's conversation, and which tool (if any) the first try must call."""
         assert self.demonstrations is not None
         selection = self.demonstrations.select(turn.question, turn.context())
+        turn.step_messages = self.step_messages(turn.question, turn.history, selection.shown)
         # tool_choice nearest forces the first call; a native call cannot be forced on every backend.
         may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
-        messages = self.step_messages(turn.question, turn.history, selection.shown)
-        forced = selection.nearest_call if may_force else None
         # A question never changes anything: a tool that would is neither forced nor run.
-        frozen = {t.name for t in self.tools if changes_something(t)} if only_asks(turn.question) else set()
-        if forced in frozen:
-            forced = None
-        for step in range(self.max_steps):
-            for attempt in range(self.max_retries + 1):
-                # Only the first try is forced: after a problem the model may answer instead.
-                only = forced if step == attempt == 0 else None
-                started = time.perf_counter()
-                with backend_errors(self.spec):
-                    calls, reply, problem = await self.choose_step(messages, turn.context(), only=only)
-                yield StepTimed(self.name, "tool_step", time.perf_counter() - started,
-                                engine_timings(reply.response_metadata))
-                if not calls and not problem:
-                    if self.tool_calling == "native" and reply.text.strip():
-                        turn.canned_answer = reply.text  # a native answer is the answer
-                    return
-                if any(name in frozen for _, name, _ in calls):
-                    return  # the model wanted to act on a question: it answers instead
-                if calls and all(turn.already_ran(name, arguments) for _, name, arguments in calls):
-                    # Small models repeat a call they have the result of (up to max_steps):
-                    # the result is in the conversation already, so answer from it.
-                    return
-                messages.append(reply)
-                if not calls:
-                    messages.append(HumanMessage(f"That reply was invalid: {problem}. Try again."))
-                    continue
-                for tool_call_id, name, arguments in calls:
-                    yield ToolCall(self.name, name, arguments, attempt, "nearest" if only else "model")
-                    observation = await self.executor.execute(name, arguments)
-                    yield ToolResult(self.name, observation)
-                    if name == HANDOFF and observation.status == "ok":
-                        turn.handed_off = True
-                        yield Handoff(self.name, arguments["expert"], arguments.get("reason", ""))
-                        return
-                    turn.observations.append(observation)
-                    messages.append(self._observation_message(observation, tool_call_id))
-                    if observation.retryable:
-                        problem = observation.content
-                if not problem:
-                    break  # this step is done: the model may call another tool or answer
-            else:
-                if problem.startswith(UNGROUNDED):
-                    return  # the model wanted data nobody gave: answer without the tool
-                turn.canned_answer = (
-                    f"Sorry, I could not complete this request: after {self.max_retries + 1} "
-                    f"attempts the tool call was still invalid ({problem})."
-                )
-                return
-        # Out of steps: the answer is made from what the tools returned so far.
+        turn.frozen = [t.name for t in self.tools if changes_something(t)] if only_asks(turn.question) else []
+        forced = selection.nearest_call if may_force else None
+        turn.forced = forced if forced not in turn.frozen else None
+
+    def _observed(self, turn: ExpertTurn, observation: Observation, tool_call_id: str | None) -> None:
+        """A call's outcome, kept for the answer and shown to the model's next step."""
+        turn.observations.append(observation)
+        turn.step_messages.append(self._observation_message(observation, tool_call_id))
 
     def _observation_message(self, observation: Observation, tool_call_id: str | None) -> BaseMessage:
         if tool_call_id is not None:

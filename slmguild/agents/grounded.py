@@ -28,8 +28,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from slmguild.agents.answer_check import CheckResult, Evidence
 from slmguild.config import AnswerConfig
-from slmguild.knowledge.citations import source_id
 from slmguild.knowledge.chunks import Hit
+from slmguild.knowledge.citations import source_id
 from slmguild.knowledge.passages import Passage, select_passages
 from slmguild.serving import capped
 from slmguild.tools import Observation

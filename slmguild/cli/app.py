@@ -61,7 +61,7 @@ def _global_options(
 
 
 from slmguild.cli import (  # noqa: E402  (register commands)
-    config_cmd, eval_cmd, finetune_cmd, knowledge_cmd, models_cmd, router_cmd, serve_cmd, sessions_cmd, test_cmd,
+    config_cmd, eval_cmd, finetune_cmd, graph_cmd, knowledge_cmd, models_cmd, router_cmd, serve_cmd, sessions_cmd, test_cmd,
     turns,
 )
 
@@ -77,3 +77,4 @@ app.command(name="ingest")(knowledge_cmd.ingest)
 app.command(name="test")(test_cmd.test)
 app.command(name="eval")(eval_cmd.evaluate)
 app.command(name="serve")(serve_cmd.serve)
+app.command(name="graph")(graph_cmd.graph)

@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -16,7 +17,8 @@ from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
 from slmguild.orchestrator import (
-    Done, Escalated, Guild, Handoff, Planned, Reply, Retrieved, Routed, Token, ToolCall, ToolResult, load_guild,
+    Done, Escalated, Event, Handoff, PendingCall, Planned, Reply, Retrieved, Routed, Token, ToolCall, ToolResult,
+    load_guild,
 )
 
 stderr = Console(stderr=True, highlight=False)
@@ -43,28 +45,70 @@ CHAT_HELP = (
 
 
 def ask(
-    question: Annotated[str, typer.Argument(help="The question to ask.")],
+    question: Annotated[str | None, typer.Argument(help="The question to ask.")] = None,
     guild: GuildOption = Path("guild.yaml"),
     expert: ExpertOption = None,
     session: SessionOption = None,
     escalate: Annotated[
         bool, typer.Option("--escalate", help="Send the question to the escalation model.")
     ] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Run the call the session's last turn waits on.")
+    ] = False,
+    refuse: Annotated[
+        bool, typer.Option("--refuse", help="Refuse the call the session's last turn waits on.")
+    ] = False,
+    edit: Annotated[
+        str | None,
+        typer.Option("--edit", metavar="JSON", help="Run the waiting call with these arguments instead."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the reply as one JSON object, not a stream.")
     ] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Show how the answer was made.")] = False,
 ) -> None:
-    """Ask the guild one question and print the answer as it is generated."""
+    """Ask the guild one question and print the answer as it is generated.
+
+    A request to do something that changes something (open a ticket, order a repair)
+    stops before it runs, with what would run: answer it in the same session with
+    --approve, --edit JSON or --refuse.
+    """
+    answers = [flag for flag, given in (("--approve", approve), ("--refuse", refuse), ("--edit", edit)) if given]
+    if len(answers) > 1:
+        raise SlmguildError(f"give one answer to the waiting call, not {' and '.join(answers)}")
+    if answers and (session is None or question is not None):
+        raise SlmguildError(f"{answers[0]} answers a waiting call: give its --session, and no question")
+    if not answers and question is None:
+        raise SlmguildError("ask a question: slmguild ask 'How do I reset my VPN password?'")
     loaded = load_guild(guild)
-    options: dict[str, Any] = {"expert": expert, "session": session, "escalate": escalate}
+    if answers:
+        assert session is not None
+        events = loaded.resume_stream(session, _edited(edit) if edit is not None else approve)
+    else:
+        assert question is not None
+        events = loaded.stream(question, expert=expert, session=session, escalate=escalate)
     if as_json:
-        reply = loaded.run(question, **options)
+        reply = next(event.reply for event in events if isinstance(event, Done))
         typer.echo(json.dumps(asdict(reply), ensure_ascii=False, indent=2))
         return
-    reply = stream_turn(loaded, question, **options)
+    reply = show_turn(events)
     if trace:
         stderr.print(trace_tree(reply.trace, reply.expert))
+    if reply.pending is not None:
+        how = (f"slmguild ask -g {guild} --session {session} --approve | --refuse | --edit JSON"
+               if session is not None else "ask again with --session NAME to be able to approve it")
+        stderr.print(f"[yellow]waiting for approval:[/] {escape(reply.pending.describe())}\n  {escape(how)}")
+
+
+def _edited(text: str) -> dict[str, Any]:
+    """The arguments of `--edit`: a JSON object."""
+    try:
+        arguments = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SlmguildError(f"--edit takes the call's arguments as a JSON object: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise SlmguildError("--edit takes the call's arguments as a JSON object, like '{\"priority\": \"high\"}'")
+    return arguments
 
 
 def chat(
@@ -118,7 +162,9 @@ def chat(
                 continue
             escalate_next = True
         try:
-            reply = stream_turn(loaded, line, expert=expert, session=session, escalate=escalate_next)
+            reply = show_turn(loaded.stream(line, expert=expert, session=session, escalate=escalate_next))
+            while reply.pending is not None:  # the user decides before anything changes
+                reply = show_turn(loaded.resume_stream(session, _ask_approval(reply.pending)))
         except SlmguildError as exc:
             # The session so far is saved; the user can fix the problem and go on.
             stderr.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
@@ -132,9 +178,25 @@ def chat(
         stderr.print(f"[dim]session {session} saved; {share:.0%} of this chat's turns answered locally[/]")
 
 
-def stream_turn(guild: Guild, message: str, **options: Any) -> Reply:
+def _ask_approval(pending: PendingCall) -> bool | dict[str, Any]:
+    """The chat user's answer to a waiting call: approve, edit each argument, or refuse."""
+    while True:
+        answer = input("approve? [y]es / [e]dit / [n]o: ").strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no", ""):
+            return False
+        if answer in ("e", "edit"):
+            edited = {}
+            for name, value in pending.arguments.items():
+                given = input(f"  {name} [{value}]: ").strip()
+                edited[name] = given or value
+            return edited
+
+
+def show_turn(events: Iterator[Event]) -> Reply:
     """Print a turn's tokens as they come and its events on stderr; return its reply."""
-    for event in guild.stream(message, **options):
+    for event in events:
         if isinstance(event, Routed):
             stderr.print(f"[dim]\\[{event.expert}][/]")
         elif isinstance(event, Planned):

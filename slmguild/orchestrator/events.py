@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmguild.agents.events import Handoff, Retrieved, ToolCall, ToolResult
+from slmguild.agents.events import Handoff, PendingCall, Retrieved, ToolCall, ToolResult
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,11 @@ class Token:
 
 @dataclass(frozen=True)
 class Reply:
-    """A finished turn: the answer and where it came from."""
+    """A finished turn: the answer and where it came from.
+
+    Or a turn that stopped for approval: `pending` is the call that waits, `text` asks
+    for it, and `Guild.resume(reply.session, ...)` answers it.
+    """
 
     text: str
     expert: str
@@ -50,6 +54,7 @@ class Reply:
     usage: dict[str, int] = field(default_factory=dict)
     trace: dict[str, Any] = field(default_factory=dict)
     session: str | None = None
+    pending: PendingCall | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,6 @@ class Done:
 Event = Routed | Planned | Escalated | Handoff | Retrieved | Token | ToolCall | ToolResult | Done
 
 __all__ = [
-    "Done", "Escalated", "Event", "Handoff", "Planned", "Reply", "Retrieved", "Routed", "Token", "ToolCall",
-    "ToolResult",
+    "Done", "Escalated", "Event", "Handoff", "PendingCall", "Planned", "Reply", "Retrieved", "Routed", "Token",
+    "ToolCall", "ToolResult",
 ]

@@ -1,10 +1,20 @@
-"""The orchestrator graph: route → answer (one expert, several, or escalation) → reply.
+"""The orchestrator graph: each step of a turn is a node.
 
-A LangGraph `StateGraph` whose state is the conversation: its messages, the expert it
-is with (so that follow-ups stay), and every turn's trace. With a checkpointer, that
-state is saved after each step, per session (`thread_id`). Nodes are synchronous and
-emit their events (`Routed`, `Retrieved`, `Token`, ...) as they happen to the turn's
-event sink (`EVENTS`), which `Guild.stream` drains while the graph runs.
+    route ─┬─> retrieve ─┬─> tool_step ⟲ ─┬─> approve ─> answer ─> END
+           │      ▲      │        │        └──────────────> answer
+           │      └──────┼────────┘ handoff (another expert searches its own documents)
+           ├─> escalate ─┴─> answer          (nothing relevant found: the larger model)
+           └─> multi ─> END                  (several experts, one part each)
+
+A LangGraph `StateGraph` whose state is the conversation — its messages, the expert it
+is with (so that follow-ups stay), every finished turn's trace — and the turn under
+way (`TurnWork`). Each node runs one step of one expert (`slmguild.agents.Expert`) and
+says where the turn goes next (`Command(goto=...)`). With a checkpointer, the state is
+saved per session (`thread_id`); `approve` stops the turn with LangGraph's `interrupt`
+at a call that changes something, and `Command(resume=...)` continues it, in this
+process or another. Nodes are synchronous and emit their events (`Routed`,
+`Retrieved`, `Token`, ...) as they happen to the turn's event sink (`EVENTS`), which
+`Guild.stream` drains while the graph runs.
 
 Why not LangGraph's own "custom" stream mode: it runs every node in a background
 thread with a waiter per step, which measured ~8 ms a turn on a two-node graph
@@ -15,19 +25,33 @@ from __future__ import annotations
 
 import operator
 import time
-from contextvars import ContextVar
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from langgraph.types import Command, interrupt
 
-from slmguild.agents import Expert, ExpertEvent, Handoff, Retrieved, StepTimed, ToolCall, ToolResult
+from slmguild.agents import (
+    Approval,
+    Expert,
+    ExpertEvent,
+    ExpertTurn,
+    Handoff,
+    PendingCall,
+    Retrieved,
+    StepTimed,
+    ToolCall,
+    ToolResult,
+)
 from slmguild.agents.grounded import Grounding
+from slmguild.concurrency import drive
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator.events import Escalated, Planned, Routed, Token
 from slmguild.orchestrator.planner import Plan
@@ -39,7 +63,6 @@ EVENTS: ContextVar[Callable[[Any], None]] = ContextVar("slmguild_turn_events")
 FALLBACK, ESCALATION = "fallback", "escalation"
 MAX_HISTORY_MESSAGES = 12  # six turns; the whole conversation stays in the session
 MAX_HANDOFFS = 2  # experts passing a turn around stop after this many hops
-Route = Literal["answer", "multi"]
 
 
 class Request(TypedDict, total=False):
@@ -50,6 +73,94 @@ class Request(TypedDict, total=False):
     escalate: bool  # the user asked for the escalation model
 
 
+@dataclass
+class TurnWork:
+    """The turn under way, between the graph's nodes: who works on it, their progress
+    (`ExpertTurn`), and what the trace will say. Plain data, saved with the session
+    while a call waits for approval."""
+
+    decision: dict[str, Any]  # the route: expert, reason, scores, routing_s
+    expert: str  # who works on the turn now
+    turn: ExpertTurn | None = None
+    hops: int = 0  # handoffs so far
+    started: float = field(default_factory=time.perf_counter)  # this process's part of the turn
+    first_token_at: float | None = None
+    pieces: list[str] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    grounding: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    notice: str | None = None  # something the user should know about the turn
+
+    def add(self, event: ExpertEvent, write: Callable[[Any], None] | None) -> None:
+        """Record an expert's event and stream what the caller should see (if `write`)."""
+        shown: Any = event
+        if isinstance(event, StepTimed):
+            self.steps.append(event.describe())  # the trace's breakdown, not shown while streaming
+            return
+        if isinstance(event, Grounding):
+            self.grounding = event.describe()  # the trace's; the answer's text follows as a token
+            return
+        if isinstance(event, PendingCall):
+            return  # the turn stops at it: the reply carries it
+        if isinstance(event, Retrieved):
+            self.retrieved = [describe_hit(hit) for hit in event.hits]
+        elif isinstance(event, ToolResult):
+            approval = {"approval": event.approval} if event.approval else {}
+            self.tool_calls.append({**asdict(event.observation), "expert": event.expert, **approval})
+        elif not isinstance(event, ToolCall | Handoff):  # a chunk of the answer
+            if event.usage_metadata:
+                self.usage = dict(event.usage_metadata)
+            if not event.text:
+                return
+            # Joining strings, not adding message chunks: this runs once per token.
+            self.first_token_at = self.first_token_at or time.perf_counter()
+            self.pieces.append(event.text)
+            shown = Token(event.text, expert=self.expert)
+        if write is not None:
+            write(shown)
+
+    def reply(self, expert: Expert) -> dict[str, Any]:
+        """The reply so far, as a plain dict (it is checkpointed with the session)."""
+        finished = time.perf_counter()
+        model = _model_label(expert)
+        decision = self.decision
+        pending = self.turn.pending if self.turn is not None else None
+        return {
+            "text": "".join(self.pieces).strip(),
+            "expert": expert.name,
+            "model": model,
+            "usage": self.usage,
+            "trace": {
+                "route": {key: decision[key] for key in ("expert", "reason", "scores", "routing_s") if key in decision},
+                "model": model,
+                "retrieved": self.retrieved,
+                "tools": self.tool_calls,
+                **({"answer": self.grounding} if self.grounding else {}),
+                **({"pending": asdict(pending)} if pending is not None else {}),
+                "usage": self.usage,
+                "steps": self.steps,
+                "latency_s": round(finished - self.started, 4),
+                "first_token_s": round((self.first_token_at or finished) - self.started, 4),
+                **({"notice": self.notice} if self.notice else {}),
+            },
+        }
+
+
+CHECKPOINTED = [  # the slmguild types a saved turn holds, besides LangGraph's and LangChain's
+    ("slmguild.orchestrator.graph", "TurnWork"),
+    ("slmguild.agents.expert", "ExpertTurn"),
+    ("slmguild.agents.events", "PendingCall"),
+    ("slmguild.agents.events", "Handoff"),
+    ("slmguild.tools.executor", "Observation"),
+    ("slmguild.knowledge.chunks", "Hit"),
+    ("slmguild.knowledge.chunks", "Chunk"),
+]
+CHECKPOINT_SERDE = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINTED)
+"""The (de)serializer for checkpointers that keep slmguild's sessions (give it to your own)."""
+
+
 class ConversationState(TypedDict, total=False):
     """What a session keeps between turns, and what a turn passes between nodes."""
 
@@ -57,7 +168,8 @@ class ConversationState(TypedDict, total=False):
     expert: str | None  # who answered last: follow-ups stay with them
     traces: Annotated[list[dict[str, Any]], operator.add]  # one per finished turn
     request: Request
-    route: dict[str, Any]  # this turn's decision: who, why, scores, plan
+    route: dict[str, Any]  # a multi-expert turn's decision: its plan
+    work: TurnWork | None  # the turn under way (None once it is answered)
     reply: dict[str, Any]  # this turn's reply
 
 
@@ -65,11 +177,14 @@ def build_graph(guild: Guild, checkpointer: BaseCheckpointSaver | None = None) -
     """The compiled graph of `guild`; with `checkpointer`, every session is persistent."""
     nodes = _Nodes(guild)
     graph = StateGraph(ConversationState)
-    graph.add_node("route", nodes.route)
+    graph.add_node("route", nodes.route, destinations=("retrieve", "escalate", "multi"))
+    graph.add_node("retrieve", nodes.retrieve, destinations=("tool_step", "answer", "escalate"))
+    graph.add_node("escalate", nodes.escalate, destinations=("answer",))
+    graph.add_node("tool_step", nodes.tool_step, destinations=("tool_step", "approve", "answer", "retrieve"))
+    graph.add_node("approve", nodes.approve, destinations=("answer",))
     graph.add_node("answer", nodes.answer)
     graph.add_node("multi", nodes.multi)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", nodes.next_after_route, ["answer", "multi"])
     graph.add_edge("answer", END)
     graph.add_edge("multi", END)
     return graph.compile(checkpointer=checkpointer)
@@ -81,58 +196,118 @@ class _Nodes:
     def __init__(self, guild: Guild) -> None:
         self.guild = guild
 
-    def route(self, state: ConversationState) -> dict[str, Any]:
+    def route(self, state: ConversationState) -> Command[Any]:
         """Who answers: the caller's choice, the user's escalation, a plan, or the router."""
         request = state["request"]
         started = time.perf_counter()
         decision = self.guild.decide(request, current=state.get("expert"))
         decision["routing_s"] = round(time.perf_counter() - started, 4)
+        left = state.get("work")  # set only when the last turn stopped for approval
+        moved_on = left.turn.pending if left is not None and left.turn is not None else None
+        # The user moved on from a call that waited: it never runs.
+        update: dict[str, Any] = self._abandon(left) if left is not None and moved_on is not None else {}
         write = EVENTS.get()
         if plan := decision.get("plan"):
             write(Planned(tuple((part["expert"], part["question"]) for part in plan["parts"])))
-        else:
-            write(Routed(decision["expert"], decision["reason"], decision.get("scores", {})))
-        if decision["expert"] == ESCALATION:
-            write(Escalated(decision["reason"], _model_label(self.guild.expert(ESCALATION))))
-        return {"route": decision}
+            return Command(goto="multi", update={**update, "route": decision, "work": None})
+        write(Routed(decision["expert"], decision["reason"], decision.get("scores", {})))
+        expert = self.guild.expert(decision["expert"])
+        work = TurnWork(decision, expert.name, expert.begin(request["message"], _history(state)), started=started)
+        if moved_on is not None:
+            work.notice = f"{moved_on.describe()} waited for approval and was not run: you moved on"
+        update["work"] = work
+        return Command(goto="escalate" if expert.name == ESCALATION else "retrieve", update=update)
 
-    def next_after_route(self, state: ConversationState) -> Route:
-        return "multi" if state["route"].get("plan") else "answer"
+    def _abandon(self, left: TurnWork) -> dict[str, Any]:
+        """The paused turn a new message leaves behind, finished: its call declined,
+        its answer saying so (no model is asked), saved with the conversation."""
+        assert left.turn is not None
+        expert = self.guild.expert(left.expert)
+        for event in [*drive(expert.act(left.turn, Approval(approved=False, reason="abandoned"))),
+                      *expert.answer(left.turn)]:
+            left.add(event, None)
+        done = _finish(left.turn.question, left.reply(expert), None)
+        return {"messages": done["messages"], "traces": done["traces"]}
+
+    def retrieve(self, state: ConversationState) -> Command[Any]:
+        """The expert searches its documents; when they say nothing relevant, the turn escalates."""
+        work = state["work"]
+        assert work is not None and work.turn is not None
+        expert = self.guild.expert(work.expert)
+        if expert.knowledge is not None:
+            found = list(expert.search(work.turn))
+            if work.hops == 0 and self.guild.should_escalate(work.turn.hits):
+                best = max((hit.similarity or 0.0 for hit in work.turn.hits), default=0.0)
+                work.decision = {**work.decision, "expert": ESCALATION,
+                                 "reason": f"{expert.name}'s documents say nothing relevant (best {best:.2f})"}
+                for event in found:
+                    if isinstance(event, StepTimed):
+                        work.add(event, None)  # the search's time, in the trace
+                return Command(goto="escalate", update={"work": work})
+            for event in found:
+                work.add(event, EVENTS.get())
+        return Command(goto=work.turn.next, update={"work": work})
+
+    def escalate(self, state: ConversationState) -> Command[Any]:
+        """The larger model takes the turn (asked for, nobody owns it, or nothing relevant found)."""
+        work = state["work"]
+        assert work is not None
+        escalation = self.guild.expert(ESCALATION)
+        EVENTS.get()(Escalated(work.decision["reason"], _model_label(escalation)))
+        work.expert = ESCALATION
+        work.turn = escalation.begin(state["request"]["message"], _history(state))
+        return Command(goto="answer", update={"work": work})
+
+    def tool_step(self, state: ConversationState) -> Command[Any]:
+        """One decision of the expert's tool phase, and the calls that need no approval."""
+        work = state["work"]
+        assert work is not None and work.turn is not None
+        expert = self.guild.expert(work.expert)
+        write = EVENTS.get()
+        for event in drive(expert.tool_step(work.turn)):
+            work.add(event, write)
+        handoff = work.turn.handoff
+        if work.turn.next != "handoff" or handoff is None:
+            return Command(goto=work.turn.next, update={"work": work})
+        if work.hops >= MAX_HANDOFFS:
+            work.turn.next = "answer"  # passed around enough: this expert answers
+            return Command(goto="answer", update={"work": work})
+        reason = f"handed off by {handoff.expert}: {handoff.reason}"
+        write(Routed(handoff.to, reason))
+        receiver = self.guild.expert(handoff.to)
+        work.decision = {**work.decision, "expert": handoff.to, "scores": {}, "reason": reason}
+        work.expert, work.hops = handoff.to, work.hops + 1
+        work.turn = receiver.begin(state["request"]["message"], _history(state))
+        return Command(goto="retrieve", update={"work": work})
+
+    def approve(self, state: ConversationState) -> Command[Any]:
+        """The turn stops until the user approves, edits or refuses the pending call;
+        then it runs (or not), and the expert answers."""
+        work = state["work"]
+        assert work is not None and work.turn is not None and work.turn.pending is not None
+        answer = interrupt(asdict(work.turn.pending))  # the resume value: an `Approval`, as a dict
+        work.started, work.first_token_at = time.perf_counter(), None  # the user's wait is not the turn's
+        expert = self.guild.expert(work.expert)
+        for event in drive(expert.act(work.turn, Approval(**answer))):
+            work.add(event, EVENTS.get())
+        return Command(goto="answer", update={"work": work})
 
     def answer(self, state: ConversationState) -> dict[str, Any]:
-        """One expert answers (or the escalation model, when the expert's documents are silent)."""
-        request, decision = state["request"], state["route"]
+        """The expert answers from what its search and tools found."""
+        work = state["work"]
+        assert work is not None and work.turn is not None
+        expert = self.guild.expert(work.expert)
         write = EVENTS.get()
-        expert = self.guild.expert(decision["expert"])
-        history = _history(state)
-        started = time.perf_counter()
-        hits = expert.retrieve(request["message"]) if expert.knowledge is not None else None
-        searched = StepTimed(expert.name, "retrieve", time.perf_counter() - started)
-        if hits is not None and self.guild.should_escalate(hits):
-            best = max((hit.similarity or 0.0 for hit in hits), default=0.0)
-            expert = self.guild.escalation
-            decision = {**decision, "expert": ESCALATION,
-                        "reason": f"{decision['expert']}'s documents say nothing relevant (best {best:.2f})"}
-            write(Escalated(decision["reason"], _model_label(expert)))
-            hits = None
-        for _hop in range(MAX_HANDOFFS + 1):
-            recorder = TurnRecorder(expert, write, started=started)
-            if hits is not None:
-                recorder.add(searched)  # searched here, before the expert, to decide on escalation
-            for event in expert.stream(request["message"], history, hits=hits):
-                recorder.add(event)
-            if recorder.handoff is None:
-                break
-            handoff, hits = recorder.handoff, None  # the next expert searches its own documents
-            started = time.perf_counter()
-            decision = {**decision, "expert": handoff.to, "scores": {},
-                        "reason": f"handed off by {handoff.expert}: {handoff.reason}"}
-            write(Routed(handoff.to, decision["reason"]))
-            expert = self.guild.expert(handoff.to)
-        return _finish(state, recorder.reply(decision))
+        for event in expert.answer(work.turn):
+            work.add(event, write)
+        return _finish(state["request"]["message"], work.reply(expert), state.get("expert"))
 
     def multi(self, state: ConversationState) -> dict[str, Any]:
-        """Each part to its expert, concurrently; one answer that says who said what."""
+        """Each part to its expert, concurrently; one answer that says who said what.
+
+        A part's expert runs alone: a call that needs approval is not run in a
+        multi-expert turn, and the part's answer says so (ask for it on its own).
+        """
         decision = state["route"]
         plan = Plan.model_validate(decision["plan"])
         write = EVENTS.get()
@@ -141,11 +316,12 @@ class _Nodes:
         def answer_part(index: int) -> dict[str, Any]:
             part = plan.parts[index]
             expert = self.guild.expert(part.expert)
+            work = TurnWork({**decision, "expert": part.expert, "question": part.question}, part.expert)
             # Parts finish out of order: their progress is streamed, their tokens are not.
-            recorder = TurnRecorder(expert, write=lambda event: None if isinstance(event, Token) else write(event))
+            hide_tokens = lambda event: None if isinstance(event, Token) else write(event)  # noqa: E731
             for event in expert.stream(part.question, history):
-                recorder.add(event)
-            return recorder.reply({**decision, "expert": part.expert, "question": part.question})
+                work.add(event, hide_tokens)
+            return work.reply(expert)
 
         with ThreadPoolExecutor(max_workers=len(plan.parts)) as pool:
             parts = list(pool.map(answer_part, range(len(plan.parts))))
@@ -159,7 +335,13 @@ class _Nodes:
             "usage": _sum_usage(part["usage"] for part in parts),
             "trace": {**decision, "parts": [part["trace"] for part in parts]},
         }
-        return _finish(state, reply)
+        return _finish(state["request"]["message"], reply, state.get("expert"))
+
+
+def approval_request(pending: PendingCall) -> str:
+    """What the user is asked when a turn stops for approval."""
+    return (f"This needs your approval: {pending.expert} would run {pending.describe()}. "
+            "Approve it, edit its arguments, or refuse it.")
 
 
 def _brief(part: dict[str, Any]) -> str:
@@ -179,17 +361,18 @@ def _history(state: ConversationState) -> list[BaseMessage]:
     return list(state.get("messages", []))[-MAX_HISTORY_MESSAGES:]
 
 
-def _finish(state: ConversationState, reply: dict[str, Any]) -> dict[str, Any]:
-    """The turn's changes to the conversation: both messages, the expert, the trace."""
-    message = state["request"]["message"]
-    expert = reply["expert"] if "+" not in reply["expert"] else state.get("expert")
+def _finish(message: str, reply: dict[str, Any], current: str | None) -> dict[str, Any]:
+    """The turn's changes to the conversation: both messages, the expert (`current`:
+    who the conversation was with), the trace."""
+    expert = reply["expert"] if "+" not in reply["expert"] else current
     # The reply's own fields last: a multi-expert trace carries the routing decision, whose
     # `expert` (None: several answered) must not replace who answered ("hr+finance").
     trace = {"message": message, **reply["trace"], "expert": reply["expert"], "text": reply["text"]}
     return {
         "messages": [HumanMessage(message), AIMessage(reply["text"], name=reply["expert"].replace("+", "_"))],
-        "expert": expert if expert not in (FALLBACK, ESCALATION) else state.get("expert"),
+        "expert": expert if expert not in (FALLBACK, ESCALATION) else current,
         "traces": [trace],
+        "work": None,
         "reply": reply,
     }
 
@@ -207,69 +390,3 @@ def _model_label(expert: Expert) -> str:
     spec = expert.spec
     label = f"{spec.backend}:{spec.name}"
     return f"{label}+{spec.adapter}" if spec.adapter else label
-
-
-class TurnRecorder:
-    """Collects one expert's events into a reply, streaming each as it comes (if `write`)."""
-
-    def __init__(self, expert: Expert, write: Callable[[Any], None] | None, *, started: float | None = None) -> None:
-        self.expert = expert
-        self.write = write
-        self.pieces: list[str] = []
-        self.usage: dict[str, int] = {}
-        self.started = started or time.perf_counter()  # the turn's clock: from before its search, if any
-        self.first_token_at: float | None = None
-        self.tool_calls: list[dict[str, Any]] = []
-        self.retrieved: list[dict[str, Any]] = []
-        self.handoff: Handoff | None = None
-        self.grounding: dict[str, Any] | None = None
-        self.steps: list[dict[str, Any]] = []
-
-    def add(self, event: ExpertEvent) -> None:
-        """Record an expert's event and stream what the caller should see."""
-        shown: Any = event
-        if isinstance(event, StepTimed):
-            self.steps.append(event.describe())  # the trace's breakdown, not shown while streaming
-            return
-        if isinstance(event, Grounding):
-            self.grounding = event.describe()  # the trace's; the answer's text follows as a token
-            return
-        if isinstance(event, Handoff):
-            self.handoff = event
-        elif isinstance(event, Retrieved):
-            self.retrieved = [describe_hit(hit) for hit in event.hits]
-        elif isinstance(event, ToolResult):
-            self.tool_calls.append({**asdict(event.observation), "expert": event.expert})
-        elif not isinstance(event, ToolCall):  # a chunk of the answer
-            if event.usage_metadata:
-                self.usage = dict(event.usage_metadata)
-            if not event.text:
-                return
-            # Joining strings, not adding message chunks: this runs once per token.
-            self.first_token_at = self.first_token_at or time.perf_counter()
-            self.pieces.append(event.text)
-            shown = Token(event.text, expert=self.expert.name)
-        if self.write is not None:
-            self.write(shown)
-
-    def reply(self, decision: dict[str, Any]) -> dict[str, Any]:
-        """The finished reply, as a plain dict (it is checkpointed with the session)."""
-        finished = time.perf_counter()
-        model = _model_label(self.expert)
-        return {
-            "text": "".join(self.pieces).strip(),
-            "expert": self.expert.name,
-            "model": model,
-            "usage": self.usage,
-            "trace": {
-                "route": {key: decision[key] for key in ("expert", "reason", "scores", "routing_s") if key in decision},
-                "model": model,
-                "retrieved": self.retrieved,
-                "tools": self.tool_calls,
-                **({"answer": self.grounding} if self.grounding else {}),
-                "usage": self.usage,
-                "steps": self.steps,
-                "latency_s": round(finished - self.started, 4),
-                "first_token_s": round((self.first_token_at or finished) - self.started, 4),
-            },
-        }

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from queue import SimpleQueue
@@ -21,9 +23,12 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
-from slmguild.agents import Expert
+from slmguild.agents import Approval, Expert
 from slmguild.agents.grounded import GroundedAnswerer
 from slmguild.concurrency import relay
 from slmguild.config import (
@@ -33,14 +38,17 @@ from slmguild.config import (
     ModelSpec,
     load_config,
 )
-from slmguild.errors import SlmguildError, UnknownExpert
+from slmguild.errors import ConfigError, SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
-from slmguild.orchestrator.events import Done, Event, Reply
+from slmguild.orchestrator.events import Done, Event, Reply, Token
 from slmguild.orchestrator.graph import (
+    CHECKPOINT_SERDE,
     ESCALATION,
     EVENTS,
     FALLBACK,
     Request,
+    TurnWork,
+    approval_request,
     build_graph,
 )
 from slmguild.orchestrator.planner import LLMPlanner, Plan, split_by_clauses
@@ -52,7 +60,7 @@ from slmguild.orchestrator.routers import (
     Router,
     ScoringRouter,
 )
-from slmguild.orchestrator.sessions import open_checkpointer, session_ids
+from slmguild.orchestrator.sessions import is_postgres, open_checkpointer, postgres_turn_lock, session_ids
 from slmguild.orchestrator.trained_router import (
     RouterModel,
     TrainedRouter,
@@ -63,6 +71,7 @@ from slmguild.serving import chat_model
 from slmguild.tools import Demonstrations, ToolExecutor, ToolRegistry
 from slmguild.tools.definition import examples_of
 from slmguild.tools.handoff import HANDOFF, handoff_tool
+from slmguild.tools.side_effects import changes_something
 
 MAX_MESSAGE_CHARS = 6000  # ~1.5k tokens: longer messages are cut (with a notice), never fatal
 # Turns run here while the caller's thread streams their events; threads are reused.
@@ -114,9 +123,8 @@ class Guild:
         if checkpointer is not None:
             self.__dict__["checkpointer"] = checkpointer
         self.answered_by: Counter[str] = Counter()  # "local" / "escalated": turns of this process
-        # A session takes one turn at a time: two at once would both start from the same
-        # history, and the one saved last would drop the other.
-        self._session_locks: dict[str, threading.Lock] = {}
+        self._session_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
+        self._held: set[str] = set()  # turns without a session that wait for approval (in memory)
 
     def _build_expert(self, name: str, expert: ExpertConfig | FallbackConfig) -> Expert:
         spec = self.config.model_for(name)
@@ -137,6 +145,7 @@ class Guild:
                     known=[*self.tools.names, HANDOFF],
                 ),
                 "tool_calling": auto if expert.tool_calling == "auto" else expert.tool_calling,
+                "approval": self._needs_approval(name, expert, tools),
                 "tool_choice": expert.tool_choice,
                 "max_steps": expert.max_steps,
                 "max_retries": expert.max_retries,
@@ -168,6 +177,20 @@ class Guild:
             grounded=grounded,
             **tool_settings,
         )
+
+    @staticmethod
+    def _needs_approval(name: str, expert: ExpertConfig, tools: Sequence[BaseTool]) -> frozenset[str]:
+        """The expert's tools whose calls wait for the user's approval: those that change
+        something, but for the ones `auto_approve` lets run."""
+        changing = {item.name for item in tools if changes_something(item)}
+        if expert.auto_approve is True:
+            return frozenset()
+        if expert.auto_approve is False:
+            return frozenset(changing)
+        if unknown := set(expert.auto_approve) - {item.name for item in tools}:
+            raise ConfigError(f"experts.{name}.auto_approve names tools the expert does not have: "
+                              f"{', '.join(sorted(unknown))}")
+        return frozenset(changing - set(expert.auto_approve))
 
     @property
     def name(self) -> str:
@@ -321,7 +344,7 @@ class Guild:
     @cached_property
     def checkpointer(self) -> BaseCheckpointSaver:
         """Where sessions are kept (`sessions.store`), opened on first use."""
-        return open_checkpointer(self.config.sessions)
+        return open_checkpointer(self.config.sessions, CHECKPOINT_SERDE)
 
     @cached_property
     def _persistent_graph(self) -> Any:
@@ -329,7 +352,8 @@ class Guild:
 
     @cached_property
     def _ephemeral_graph(self) -> Any:
-        return build_graph(self)
+        # In memory: a turn without a session is kept only while it waits for approval.
+        return build_graph(self, InMemorySaver(serde=CHECKPOINT_SERDE))
 
     def sessions(self) -> list[str]:
         """The names of the saved sessions, most recently active first."""
@@ -362,37 +386,111 @@ class Guild:
         `session` names a saved conversation (created on first use) whose earlier turns
         are the history; without it the turn stands alone, after `history` if given.
         A session takes one turn at a time: a second turn for it waits for the first.
+        A turn that stops for approval ends with a `Reply` whose `pending` is the call
+        (answer it with `resume`); a new message instead abandons the call, unrun.
         """
         request = self._request(message, expert, escalate)
         inputs: dict[str, Any] = {"request": request}
-        one_at_a_time: Any = nullcontext()
         if session is None:
-            graph, config, options = self._ephemeral_graph, {}, {}
             inputs["messages"] = list(history)
+        for event in self._turn(inputs, session):
+            if isinstance(event, Done) and request["message"] != message:
+                event.reply.trace["notice"] = f"the message was cut to {MAX_MESSAGE_CHARS} characters"
+            yield event
+
+    def resume_stream(self, session: str, approve: bool | dict[str, Any]) -> Iterator[Event]:
+        """Answer the call that `session`'s last turn stopped at, and stream the rest of the turn.
+
+        `approve`: True runs the call as the expert made it; a dict runs it with these
+        arguments instead (validated like the model's); False refuses it, and the
+        answer says what was not done. Raises `SlmguildError` when nothing waits.
+        """
+        approval = Approval(approved=bool(approve), arguments=approve if isinstance(approve, dict) else None)
+        yield from self._turn(Command(resume=asdict(approval)), session)
+
+    def resume(self, session: str, approve: bool | dict[str, Any]) -> Reply:
+        """`resume_stream`, returning the finished `Reply`."""
+        return _last_reply(self.resume_stream(session, approve))
+
+    async def aresume_stream(self, session: str, approve: bool | dict[str, Any]) -> AsyncIterator[Event]:
+        """`resume_stream` for asyncio callers (the turn runs in a worker thread)."""
+        async for event in relay(lambda: self.resume_stream(session, approve)):
+            yield event
+
+    async def aresume(self, session: str, approve: bool | dict[str, Any]) -> Reply:
+        """`resume` for asyncio callers."""
+        return await last_reply(self.aresume_stream(session, approve))
+
+    def _turn(self, inputs: dict[str, Any] | Command[Any], session: str | None) -> Iterator[Event]:
+        """Run (or resume) a turn on the graph, streaming its events; end with `Done`.
+
+        A turn without a session runs on an in-memory checkpointer, under a thread of
+        its own that is dropped when the turn ends — or kept, if it stops for approval,
+        until it is resumed.
+        """
+        thread = session
+        if thread is None or thread in self._held:
+            graph = self._ephemeral_graph
+            thread = thread or f"turn-{uuid.uuid4().hex}"
         else:
-            graph, config = self._persistent_graph, {"configurable": {"thread_id": session}}
-            # Saved once a turn, when it ends: a turn cut short is the only thing lost.
-            options = {"durability": "exit"}
-            one_at_a_time = self._session_locks.setdefault(session, threading.Lock())
+            graph = self._persistent_graph
+        config = {"configurable": {"thread_id": thread}}
         events: SimpleQueue[Any] = SimpleQueue()
         finished = object()
 
         def run_graph() -> dict[str, Any]:
             EVENTS.set(events.put)  # this worker's context: the nodes emit into `events`
             try:
-                with one_at_a_time:
-                    return graph.invoke(inputs, config, **options)
+                with self._one_turn_at_a_time(thread, persistent=graph is self._persistent_graph):
+                    if isinstance(inputs, Command) and not graph.get_state(config).interrupts:
+                        raise SlmguildError(f"the session '{thread}' has no call waiting for approval")
+                    # Saved once a turn, when it ends or stops: a turn cut short is all that is lost.
+                    return graph.invoke(inputs, config, durability="exit")
             finally:
                 events.put(finished)
 
         outcome = _TURNS.submit(contextvars.copy_context().run, run_graph)
         while (event := events.get()) is not finished:
             yield event
-        reply: dict[str, Any] = outcome.result()["reply"]  # re-raises what the graph raised
+        try:
+            state = outcome.result()  # re-raises what the graph raised
+        except BaseException:
+            if graph is self._ephemeral_graph and thread not in self._held:
+                graph.checkpointer.delete_thread(thread)  # nothing waits on it: free its memory
+            raise
+        if "__interrupt__" in state:
+            if graph is self._ephemeral_graph:
+                self._held.add(thread)  # before Done: a caller may stop reading there
+            yield from self._paused(state["work"], session or thread)
+            return
+        if graph is self._ephemeral_graph:
+            self._held.discard(thread)
+            graph.checkpointer.delete_thread(thread)
+        reply: dict[str, Any] = state["reply"]
         self.answered_by["escalated" if reply["expert"] == ESCALATION else "local"] += 1
-        if request["message"] != message:
-            reply["trace"]["notice"] = f"the message was cut to {MAX_MESSAGE_CHARS} characters"
         yield Done(Reply(**reply, session=session))
+
+    @contextmanager
+    def _one_turn_at_a_time(self, thread: str, *, persistent: bool) -> Iterator[None]:
+        """A session takes one turn at a time: two at once would both start from the same
+        history, and the one saved last would drop the other. In this process a lock per
+        session; with a PostgreSQL store, also its advisory lock, for the other processes."""
+        if not persistent:
+            yield  # a turn of its own, in memory: nobody else has its thread
+            return
+        store = self.config.sessions.store
+        with self._session_locks.setdefault(thread, threading.Lock()):
+            with postgres_turn_lock(store, thread) if is_postgres(store) else nullcontext():
+                yield
+
+    def _paused(self, work: TurnWork, session: str) -> Iterator[Event]:
+        """The events of a turn that stopped for approval: the question to the user, and
+        a `Reply` that carries the pending call."""
+        assert work.turn is not None and work.turn.pending is not None
+        reply = work.reply(self.expert(work.expert))
+        reply["text"] = approval_request(work.turn.pending)
+        yield Token(reply["text"], expert=work.expert)
+        yield Done(Reply(**reply, session=session, pending=work.turn.pending))
 
     async def astream(self, message: str, **options: Any) -> AsyncIterator[Event]:
         """`stream` for asyncio callers: the turn runs in a worker thread, its events
@@ -402,17 +500,11 @@ class Guild:
 
     async def arun(self, message: str, **options: Any) -> Reply:
         """One turn, returning the finished `Reply` (options as for `stream`)."""
-        async for event in self.astream(message, **options):
-            if isinstance(event, Done):
-                return event.reply
-        raise AssertionError("a turn always ends with Done")
+        return await last_reply(self.astream(message, **options))
 
     def run(self, message: str, **options: Any) -> Reply:
         """`arun` for synchronous callers (options as for `stream`)."""
-        for event in self.stream(message, **options):
-            if isinstance(event, Done):
-                return event.reply
-        raise AssertionError("a turn always ends with Done")
+        return _last_reply(self.stream(message, **options))
 
     def local_share(self) -> float | None:
         """The share of this process's turns that a small model answered (None before any)."""
@@ -425,6 +517,22 @@ class Guild:
         if expert is not None:
             self.expert(expert)
         return {"message": message[:MAX_MESSAGE_CHARS], "expert": expert, "escalate": escalate}
+
+
+def _last_reply(events: Iterator[Event]) -> Reply:
+    """The `Reply` that ends a turn's events."""
+    for event in events:
+        if isinstance(event, Done):
+            return event.reply
+    raise AssertionError("a turn always ends with Done")
+
+
+async def last_reply(events: AsyncIterator[Event]) -> Reply:
+    """The `Reply` that ends a turn's events, for asyncio callers."""
+    async for event in events:
+        if isinstance(event, Done):
+            return event.reply
+    raise AssertionError("a turn always ends with Done")
 
 
 def load_guild(path: str | Path, **options: Any) -> Guild:

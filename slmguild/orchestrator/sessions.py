@@ -4,6 +4,8 @@ A session is a LangGraph thread: its state (the messages, the current expert, th
 turns' traces) is checkpointed after every step of the graph, in an SQLite file in
 the data directory by default, or in PostgreSQL (`sessions.store: postgresql://...`).
 A turn that a crash interrupts loses only itself: every finished turn is on disk.
+A session takes one turn at a time: in a process, and across the processes that share
+a PostgreSQL store (an advisory lock per session).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from slmguild.config import SessionsConfig
 from slmguild.errors import SlmguildError, require
@@ -24,15 +27,16 @@ class SessionStoreError(SlmguildError):
     """A session store that cannot be opened or read (locked, corrupt, unreachable)."""
 
 
-def open_checkpointer(config: SessionsConfig) -> BaseCheckpointSaver:
-    """The checkpointer `config` names, set up and ready (tables created)."""
-    if config.store.startswith(("postgres://", "postgresql://")):
-        return _postgres(config.store)
+def open_checkpointer(config: SessionsConfig, serde: SerializerProtocol | None = None) -> BaseCheckpointSaver:
+    """The checkpointer `config` names, set up and ready (tables created); `serde`
+    (de)serializes the saved state (LangGraph's default when None)."""
+    if is_postgres(config.store):
+        return _postgres(config.store, serde)
     path = home() / "sessions.sqlite" if config.store == "sqlite" else Path(config.store)
-    return _sqlite(path, config.lock_timeout_s)
+    return _sqlite(path, config.lock_timeout_s, serde)
 
 
-def _sqlite(path: Path, lock_timeout_s: float) -> BaseCheckpointSaver:
+def _sqlite(path: Path, lock_timeout_s: float, serde: SerializerProtocol | None) -> BaseCheckpointSaver:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     class CheckedSqliteSaver(SqliteSaver):
@@ -66,7 +70,7 @@ def _sqlite(path: Path, lock_timeout_s: float) -> BaseCheckpointSaver:
         # a power cut could lose the last commits), and a turn costs ~20 ms less.
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        saver = CheckedSqliteSaver(connection)
+        saver = CheckedSqliteSaver(connection, serde=serde)
         saver.setup()
     except sqlite3.DatabaseError as exc:
         raise SessionStoreError(_sqlite_problem(path, exc)) from None
@@ -90,7 +94,7 @@ def _sqlite_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
     )
 
 
-def _postgres(url: str) -> BaseCheckpointSaver:
+def _postgres(url: str, serde: SerializerProtocol | None) -> BaseCheckpointSaver:
     postgres = require("langgraph.checkpoint.postgres", "postgres")
     psycopg = require("psycopg", "postgres")
     from psycopg.rows import dict_row
@@ -100,9 +104,32 @@ def _postgres(url: str) -> BaseCheckpointSaver:
         connection = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
     except psycopg.OperationalError as exc:
         raise SessionStoreError(f"cannot reach the PostgreSQL session store at {_safe(url)}: {exc}") from None
-    saver = postgres.PostgresSaver(connection)
+    saver = postgres.PostgresSaver(connection, serde=serde)
     saver.setup()
     return saver
+
+
+@contextmanager
+def postgres_turn_lock(url: str, session: str) -> Iterator[None]:
+    """Hold `session`'s advisory lock in the PostgreSQL store at `url` while the block runs:
+    processes that share the store take one turn of a session at a time.
+
+    The lock lives with a connection of its own, so a process that dies mid-turn
+    releases it with its connection.
+    """
+    psycopg = require("psycopg", "postgres")
+    try:
+        connection = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise SessionStoreError(f"cannot reach the PostgreSQL session store at {_safe(url)}: {exc}") from None
+    with connection:
+        connection.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"slmguild-session:{session}",))
+        yield
+
+
+def is_postgres(store: str) -> bool:
+    """Whether the `sessions.store` setting names a PostgreSQL database."""
+    return store.startswith(("postgres://", "postgresql://"))
 
 
 def _safe(url: str) -> str:

@@ -23,8 +23,18 @@ def answered_by(reply: Reply) -> list[str]:
 
 def tool_calls(reply: Reply) -> list[dict[str, Any]]:
     """Every tool call of the turn that ran (ok or error), in order, across its parts."""
+    return [call for call in _tool_records(reply) if call["status"] in ("ok", "error")]
+
+
+def approvals_asked(reply: Reply) -> list[str]:
+    """The tools whose calls waited for the user's approval in this turn (answered or not)."""
+    asked = [call["tool"] for call in _tool_records(reply) if call.get("approval")]
+    return asked + ([reply.pending.tool] if reply.pending is not None else [])
+
+
+def _tool_records(reply: Reply) -> list[dict[str, Any]]:
     traces = reply.trace.get("parts") or [reply.trace]
-    return [call for trace in traces for call in trace.get("tools", []) if call["status"] in ("ok", "error")]
+    return [call for trace in traces for call in trace.get("tools", [])]
 
 
 def retrieved_sources(reply: Reply) -> list[dict[str, Any]]:
@@ -46,6 +56,9 @@ def check_turn(expect: Expectations, reply: Reply) -> list[str]:
         )
     if expect.tools_called is not None:
         failures += _check_calls(expect.tools_called, tool_calls(reply))
+    if expect.approval_asked is not None and expect.approval_asked not in (asked := approvals_asked(reply)):
+        failures.append(f"approval_asked: expected a call to {expect.approval_asked} to wait for approval, "
+                        f"but {', '.join(asked) or 'no call'} did")
     if expect.retrieved is not None:
         found = retrieved_sources(reply)
         for wanted in expect.retrieved:

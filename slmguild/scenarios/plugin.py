@@ -23,6 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from slmguild.config import load_config
 from slmguild.orchestrator import Guild
+from slmguild.orchestrator.graph import CHECKPOINT_SERDE
 from slmguild.scenarios.report import turn_report
 from slmguild.scenarios.runner import ScenarioResult, ScenarioRunner
 from slmguild.scenarios.spec import SUFFIX, Mode, Scenario, ScenarioError, load_scenario
@@ -137,5 +138,5 @@ def guild(guild_file: Path, scripted_model: ScriptedModel, pytestconfig: pytest.
     knowledge is ingested once per test session, and its sessions live in memory."""
     config = load_config(guild_file)
     knowledge = pytestconfig.stash[_RUNNER].knowledge(guild_file, config)
-    return Guild(config, knowledge=knowledge, checkpointer=InMemorySaver(),
+    return Guild(config, knowledge=knowledge, checkpointer=InMemorySaver(serde=CHECKPOINT_SERDE),
                  models=lambda _role, _spec: scripted_model)

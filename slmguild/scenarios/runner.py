@@ -25,6 +25,7 @@ from slmguild.errors import SlmguildError
 from slmguild.evaluation import Judge
 from slmguild.knowledge import KnowledgeBase
 from slmguild.orchestrator import Done, Guild, Planned, Reply, Routed
+from slmguild.orchestrator.graph import CHECKPOINT_SERDE
 from slmguild.scenarios.checks import check_turn
 from slmguild.scenarios.spec import Mode, Scenario, ScenarioError, ToolCallReply, Turn
 from slmguild.testing import ScriptedModel
@@ -133,7 +134,7 @@ class ScenarioRunner:
             config = _reproducible(config)
         knowledge = self.knowledge(scenario.guild_path, config, scenario.guild_overrides)
         roles = ScriptedRoles() if mode == "scripted" else None
-        guild = Guild(config, knowledge=knowledge, checkpointer=InMemorySaver(),
+        guild = Guild(config, knowledge=knowledge, checkpointer=InMemorySaver(serde=CHECKPOINT_SERDE),
                       models=roles.model if roles else None)
 
         @cache  # built on the first `judge` expectation, if any (scripted mode: the judge's script)
@@ -205,6 +206,8 @@ def _run_turn(
             elif isinstance(event, Done):
                 outcome.reply = event.reply
         assert outcome.reply is not None, "a turn always ends with Done"
+        if outcome.reply.pending is not None and turn.approve is not None:
+            outcome.reply = guild.resume(session, turn.approve)  # the user answers; the turn goes on
         outcome.failures += check_turn(turn.expect, outcome.reply)
         if turn.expect.judge is not None:
             outcome.failures += _judged(judge(), turn, outcome.reply)

@@ -96,6 +96,9 @@ class Expectations(_Strict):
         default_factory=list, description="texts the answer does not contain (case-insensitive)"
     )
     answer_matches: str | None = Field(None, description="a regular expression the answer matches")
+    approval_asked: str | None = Field(
+        None, description="the tool whose call stopped the turn for the user's approval"
+    )
     judge: Judge | None = None
 
     @field_validator("tools_called", mode="before")
@@ -125,6 +128,11 @@ class Turn(_Strict):
         default_factory=dict,
         description="scripted mode: replies per role (an expert, fallback, escalation, router, "
         "planner, judge), in the order the role is asked",
+    )
+    approve: bool | dict[str, Any] | None = Field(
+        None,
+        description="the user's answer when the turn stops at a call for approval: true runs it, "
+        "false refuses it, arguments run it with those instead; left out, the turn stays stopped",
     )
     expect: Expectations = Field(default_factory=Expectations)
 

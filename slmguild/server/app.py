@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.orchestrator import Guild
+from slmguild.orchestrator.guild import last_reply
 from slmguild.orchestrator.graph import ESCALATION
 from slmguild.server.metrics import Metrics
 from slmguild.server.openai_chat import ChatRequest, completion, error_body, sse_chunks
@@ -81,19 +82,24 @@ def create_app(
         """One turn. The session is the `X-Session-Id` header, else the `user` field;
         with neither, the request stands alone and its earlier messages are the history."""
         expert = _expert_of(guild, body.model)
-        try:
-            question = body.question()
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
         session = request.headers.get("x-session-id") or body.user
-        options: dict[str, Any] = {"expert": expert, "session": session}
-        if session is None:
-            options["history"] = body.history()
-        if body.stream:
+        if body.slmguild is not None:  # the answer to a waiting call: the turn goes on
+            if session is None:
+                raise HTTPException(400, "an approval answers a session's waiting call: send its X-Session-Id")
+            events = guild.aresume_stream(session, body.slmguild.approve)
+        else:
+            try:
+                question = body.question()
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+            options: dict[str, Any] = {"expert": expert, "session": session}
+            if session is None:
+                options["history"] = body.history()
             events = guild.astream(question, **options)
+        if body.stream:
             return StreamingResponse(sse_chunks(events, body.model, on_done=metrics.count_turn),
                                      media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        reply = await guild.arun(question, **options)
+        reply = await last_reply(events)
         metrics.count_turn(reply)
         return completion(reply, body.model)
 

@@ -1,7 +1,11 @@
 """The OpenAI chat completions format: requests in, a guild's turn out as a completion or
 as SSE chunks. slmguild's own information rides in an extension field, `slmguild`: the
 progress of the turn (routed, retrieved, tool calls) as chunks without choices, and the
-turn's trace on the last chunk (or on the completion)."""
+turn's trace on the last chunk (or on the completion).
+
+A turn that stops for approval says so in that field (`pending`: the tool and its
+arguments); the session's next request answers it with `"slmguild": {"approve": true}`
+(or false, or the arguments to run it with instead)."""
 
 from __future__ import annotations
 
@@ -35,6 +39,16 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class SlmguildOptions(BaseModel):
+    """The request's own extension field: the answer to the call a session's turn waits on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool | dict[str, Any] = Field(
+        description="true runs the waiting call, false refuses it, an object runs it with these arguments"
+    )
+
+
 class ChatRequest(BaseModel):
     """The fields of a chat completion request that a guild uses; others are accepted
     and ignored (sampling is the guild file's business, per expert)."""
@@ -45,6 +59,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     user: str | None = None
+    slmguild: SlmguildOptions | None = None  # set: the request answers a waiting call (its messages are not read)
 
     def question(self) -> str:
         """The text of the last message, which must be the user's."""
@@ -84,6 +99,7 @@ def outcome(reply: Reply) -> dict[str, Any]:
         "escalated": reply.expert == ESCALATION,
         "model": reply.model,
         "session": reply.session,
+        "pending": asdict(reply.pending) if reply.pending is not None else None,
         "trace": reply.trace,
     }
 
@@ -104,7 +120,8 @@ def progress(event: Event) -> dict[str, Any] | None:
         case ToolCall():
             return {"event": "tool_call", **asdict(event)}
         case ToolResult():
-            return {"event": "tool_result", "expert": event.expert, **asdict(event.observation)}
+            return {"event": "tool_result", "expert": event.expert, "approval": event.approval,
+                    **asdict(event.observation)}
     return None
 
 

@@ -2,8 +2,10 @@
 
 An expert with tools first chooses steps (call a tool, or answer), then answers. Under
 constrained calling a step is a JSON object; under native calling it is a message with
-`tool_calls`, and a message without calls is the answer itself. `expert_replies` turns
-"call this, then say that" into the exact replies the expert will ask for.
+`tool_calls`, and a message without calls is the answer itself. A call that waits for
+approval ends the tool phase: once it is answered, the expert answers without another
+step. `expert_replies` turns "call this, then say that" into the exact replies the
+expert will ask for.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def expert_replies(expert: Expert, script: Sequence[str | ToolUse]) -> list[str 
     Raises `ValueError` for a tool use scripted for an expert without tools.
     """
     replies: list[str | AIMessage] = []
+    approved = False  # the last tool use waited for approval: the answer follows it directly
     for item in script:
         if isinstance(item, tuple):
             tool, arguments = item
@@ -44,8 +47,10 @@ def expert_replies(expert: Expert, script: Sequence[str | ToolUse]) -> list[str 
                 replies.append(AIMessage(content="", tool_calls=[call]))
             else:
                 replies.append(tool_step(tool, **arguments))
-        elif expert.tools and expert.tool_calling == "constrained":
+            approved = tool in (expert.approval or ())
+        elif expert.tools and expert.tool_calling == "constrained" and not approved:
             replies += [ANSWER_STEP, item]
-        else:  # no tool phase, or a native answer: the text is the whole reply
+        else:  # no tool phase, a native answer, or the answer after an approved call: the whole reply
             replies.append(item)
+            approved = False
     return replies

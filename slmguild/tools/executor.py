@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 log = logging.getLogger("slmguild.tools")
 
-Status = Literal["ok", "error", "invalid", "refused", "unknown"]
+Status = Literal["ok", "error", "invalid", "refused", "unknown", "declined"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,9 @@ class Observation:
     """What came of one tool call, as the model and the trace see it.
 
     `status`: ok; error (the tool raised or timed out); invalid (bad arguments);
-    refused (a real tool, but not on this expert's allowlist); unknown (no such tool).
-    Only `ok` and `error` mean the tool ran.
+    refused (a real tool, but not on this expert's allowlist); unknown (no such tool);
+    declined (it waited for the user's approval and did not get it). Only `ok` and
+    `error` mean the tool ran.
     """
 
     tool: str

@@ -14,12 +14,14 @@ import re
 from langchain_core.tools import BaseTool
 
 # Words that ask the help desk to do something, not to tell something.
-_ASKS_TO_ACT = re.compile(
-    r"\b(?:please|pls|can|could|would|will) (?:you|someone|somebody|u)\b|\bplease\b|\bpls\b"
-    r"|\b(?:open|create|raise|file|log|submit|make) (?:a|an|me a|the) (?:new )?(?:ticket|request|incident)\b"
+_POLITE_ASK = re.compile(r"\b(?:please|pls)\b|\b(?:can|could|would|will) (?:you|someone|somebody|u)\b", re.IGNORECASE)
+_TO_ACT = re.compile(
+    r"\b(?:open|create|raise|file|log|submit|make) (?:a|an|me a|the) (?:new )?(?:ticket|request|incident)\b"
     r"|\bi (?:want|need|would like|'d like) (?:you )?to (?:open|create|raise|report)\b",
     re.IGNORECASE,
 )
+# "How do I open a ticket?" asks how it is done: a question about the act, not the act.
+_ASKS_HOW = re.compile(r"^\s*(?:so |and |but )?(?:how|where|when|what|which|who|why)\b", re.IGNORECASE)
 # A clause that opens with a question word: "how do I...", "..., what's the hotel cap there".
 _QUESTION_WORD = re.compile(
     r"(?:^|[,;:]\s*)(?:by |at |from |until )?(?:how|what|what's|whats|when|where|which|who|whom|why|is|are|am|do|does|did|can i|could i|may i"
@@ -35,7 +37,13 @@ def changes_something(tool: BaseTool) -> bool:
 
 def only_asks(request: str) -> bool:
     """Whether `request` only asks for information: a question, and nowhere a request to act."""
-    if _ASKS_TO_ACT.search(request):
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", request.strip()) if s.strip()]
+    if any(_asks_to_act(sentence) for sentence in sentences):
         return False
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", request.strip()) if s.strip()]
-    return any(s.rstrip().endswith("?") or _QUESTION_WORD.search(s.strip()) for s in sentences)
+    return any(s.endswith("?") or _QUESTION_WORD.search(s) for s in sentences)
+
+
+def _asks_to_act(sentence: str) -> bool:
+    if _POLITE_ASK.search(sentence):
+        return True
+    return bool(_TO_ACT.search(sentence)) and not _ASKS_HOW.match(sentence)

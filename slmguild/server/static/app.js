@@ -255,8 +255,29 @@ class Turn {
       case "done":
         this.setExpert(event.escalated ? "escalated" : event.expert);
         this.addTrace({ model: event.model, ...event.trace });
+        if (event.pending) this.askApproval(event.pending);
         break;
     }
+  }
+
+  /** The call this turn stopped at: what would run, and the user's Approve / Refuse. */
+  askApproval(pending) {
+    const answer = (approve) => {
+      for (const button of buttons) button.disabled = true;
+      send(approve ? "Approve" : "Refuse", approve);
+    };
+    const buttons = [
+      el("button", { type: "button", class: "approve" }, "Approve"),
+      el("button", { type: "button", class: "refuse" }, "Refuse"),
+    ];
+    buttons[0].addEventListener("click", () => answer(true), { once: true });
+    buttons[1].addEventListener("click", () => answer(false), { once: true });
+    this.answer.after(
+      el("div", { class: "approval" },
+        el("p", {}, `${pending.expert} would run `, el("code", {}, pending.tool)),
+        el("pre", {}, pretty(pending.arguments)),
+        el("p", { class: "actions" }, ...buttons)),
+    );
   }
 
   finish() {
@@ -402,7 +423,8 @@ function setBusy(busy) {
   ui.conversation.setAttribute("aria-busy", String(busy)); // screen readers read the answer once whole
 }
 
-async function send(message) {
+/** One turn: `message`, or with `approve` the answer to the call the session's turn waits on. */
+async function send(message, approve = undefined) {
   notify(null);
   const turn = new Turn(message);
   turn.setStatus("routing…");
@@ -417,7 +439,12 @@ async function send(message) {
       signal: controller.signal,
       headers: { "Content-Type": "application/json", "X-Session-Id": state.session },
       // The server keeps the session's history: only the new message goes up.
-      body: JSON.stringify({ model: state.model, messages: [{ role: "user", content: message }], stream: true }),
+      body: JSON.stringify({
+        model: state.model,
+        messages: [{ role: "user", content: message }],
+        stream: true,
+        ...(approve === undefined ? {} : { slmguild: { approve } }),
+      }),
     });
     if (!response.ok) throw new Error(await errorMessage(response));
     await readAnswer(turn, response);
