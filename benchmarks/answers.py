@@ -35,14 +35,14 @@ def check_figures(items: list[Any]) -> dict[str, int]:
 
     counts = {"drafts": 0, "shown": 0, "right_drafts": 0, "false_alarms": 0}
     for item in items:
-        answer = item.trace.get("answer") or {}
-        if not answer.get("draft"):
+        answer = item.trace.answer
+        if answer is None or not answer.draft:
             continue
         counts["drafts"] += 1
-        counts["shown"] += answer["outcome"] == "checked"
-        if has_keys(answer["draft"], item.keys) and not answer["unsupported_figures"]:
+        counts["shown"] += answer.outcome == "checked"
+        if has_keys(answer.draft, item.keys) and not answer.unsupported_figures:
             counts["right_drafts"] += 1
-            counts["false_alarms"] += answer["outcome"] != "checked"
+            counts["false_alarms"] += answer.outcome != "checked"
     return counts
 
 

@@ -84,7 +84,7 @@ def test_a_question_never_runs_the_tool_even_when_the_model_calls_it(guild_file,
     guild = scripted(guild_file, tool_step("order_repair", summary="Phishing"), "Forward it to security.")
     reply = guild.run("How do I report a phishing e-mail?", expert="it", session="s")
     assert reply.pending is None and reply.text == "Forward it to security."
-    assert ran(repairs) == [] and reply.trace["tools"] == []
+    assert ran(repairs) == [] and reply.trace.tools == []
 
 
 def test_a_request_to_act_waits_for_approval_then_runs(guild_file, repairs):
@@ -101,10 +101,10 @@ def test_a_request_to_act_waits_for_approval_then_runs(guild_file, repairs):
     reply = events[-1].reply
     assert isinstance(events[-1], Done) and reply.pending is None and reply.text == "Repair R-77 is ordered."
     assert ran(repairs) == [["order_repair", {"summary": "Cracked screen"}]]
-    (call,) = reply.trace["tools"]
-    assert (call["status"], call["approval"]) == ("ok", "approved")
+    (call,) = reply.trace.tools
+    assert (call.status, call.approval) == ("ok", "approved")
     (saved,) = guild.session("s")["traces"]
-    assert saved["message"] == REQUEST and saved["text"] == reply.text
+    assert saved.message == REQUEST and saved.text == reply.text
     with pytest.raises(SlmguildError, match="no call waiting for approval"):
         guild.resume("s", approve=True)
 
@@ -116,8 +116,8 @@ def test_a_refused_call_never_runs_and_the_answer_says_what_was_not_done(guild_f
     assert ran(repairs) == []
     assert reply.text == ("Not done: I did not run order_repair(summary='Cracked screen'), "
                           "because you did not approve it.")
-    (call,) = reply.trace["tools"]
-    assert (call["status"], call["approval"]) == ("declined", "refused")
+    (call,) = reply.trace.tools
+    assert (call.status, call.approval) == ("declined", "refused")
 
 
 def test_edited_arguments_run_instead_and_are_validated(guild_file, repairs):
@@ -125,11 +125,11 @@ def test_edited_arguments_run_instead_and_are_validated(guild_file, repairs):
     guild.run(REQUEST, expert="it", session="s")
     reply = guild.resume("s", approve={"summary": "Cracked screen on laptop L-12"})
     assert ran(repairs) == [["order_repair", {"summary": "Cracked screen on laptop L-12"}]]
-    assert reply.trace["tools"][0]["approval"] == "edited"
+    assert reply.trace.tools[0].approval == "edited"
     guild = scripted(guild_file, tool_step("order_repair", summary="Screen"), "Sorry.")
     guild.run(REQUEST, expert="it", session="t")
     reply = guild.resume("t", approve={"summary": 42, "extra": True})
-    assert reply.trace["tools"][0]["status"] == "invalid" and len(ran(repairs)) == 1
+    assert reply.trace.tools[0].status == "invalid" and len(ran(repairs)) == 1
 
 
 def test_a_new_message_abandons_the_waiting_call(guild_file, repairs):
@@ -138,12 +138,12 @@ def test_a_new_message_abandons_the_waiting_call(guild_file, repairs):
     guild.run(REQUEST, expert="it", session="s")
     reply = guild.run("My laptop is slow, what can I do?", expert="it", session="s")
     assert ran(repairs) == [] and reply.text == "Restart it."
-    assert reply.trace["notice"] == ("order_repair(summary='Cracked screen') waited for approval "
+    assert reply.trace.notice == ("order_repair(summary='Cracked screen') waited for approval "
                                      "and was not run: you moved on")
     abandoned, answered = guild.session("s")["traces"]
-    assert abandoned["message"] == REQUEST and abandoned["text"].startswith("Not done:")
-    assert abandoned["tools"][0]["approval"] == "abandoned"
-    assert answered["message"] == "My laptop is slow, what can I do?"
+    assert abandoned.message == REQUEST and abandoned.text.startswith("Not done:")
+    assert abandoned.tools[0].approval == "abandoned"
+    assert answered.message == "My laptop is slow, what can I do?"
 
 
 def test_a_turn_without_a_session_waits_in_memory_until_resumed(guild_file, repairs):
@@ -171,7 +171,7 @@ from slmguild.testing import ScriptedModel
 guild = slmguild.load_guild(sys.argv[1])
 guild.expert("it").model = ScriptedModel(replies=["Repair R-77 is ordered."])
 reply = guild.resume("s", approve=True)
-print(json.dumps({"text": reply.text, "tools": reply.trace["tools"]}))
+print(json.dumps({"text": reply.text, "tools": [call.model_dump() for call in reply.trace.tools]}))
 """
 
 

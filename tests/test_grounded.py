@@ -118,7 +118,7 @@ def test_a_checked_draft_is_shown_before_the_cited_passages(grounded_guild):
         guild.expert("it").model = model
         reply = guild.run("My laptop was stolen, who do I call?", expert="it")
     assert reply.text.startswith("Call the IT service desk on ext. 4357 at once.\n\nFrom the documents:\n- [lost] ")
-    assert reply.trace["answer"]["outcome"] == "checked" and reply.trace["answer"]["passages"]
+    assert reply.trace.answer.outcome == "checked" and reply.trace.answer.passages
 
 
 def test_an_invented_number_or_sentence_is_never_shown_the_passages_are_quoted_instead(grounded_guild):
@@ -131,9 +131,9 @@ def test_an_invented_number_or_sentence_is_never_shown_the_passages_are_quoted_i
         invented = guild.run("My laptop was stolen, who do I call?", expert="it")
         unsupported = guild.run("My laptop was stolen, who do I call?", expert="it")
     assert "5555" not in invented.text and invented.text.startswith("From the documents:\n- [lost] ")
-    assert invented.trace["answer"]["unsupported_figures"] == ["5555", "3"]
-    assert invented.trace["answer"]["outcome"] == "quoted"
-    assert "goat" not in unsupported.text and unsupported.trace["answer"]["unsupported_sentences"]
+    assert invented.trace.answer.unsupported_figures == ["5555", "3"]
+    assert invented.trace.answer.outcome == "quoted"
+    assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences
 
 
 def test_nothing_relevant_found_gives_the_honest_answer_without_asking_the_model(grounded_guild):
@@ -142,4 +142,4 @@ def test_nothing_relevant_found_gives_the_honest_answer_without_asking_the_model
         guild.expert("it").model = model
         reply = guild.run("What is the capital of Peru?", expert="it")
     assert reply.text == "I could not find this in the IT documents: call ext. 4357."
-    assert reply.trace["answer"]["outcome"] == "not_found"
+    assert reply.trace.answer.outcome == "not_found"

@@ -43,7 +43,7 @@ def test_astream_routes_then_streams_then_finishes(guild):
     assert reply.expert == "it" and reply.model == "embedded:smollm2-135m-instruct"
     generated = [token for token in tokens if not token.text.startswith("\n\nSources: ")]
     assert reply.usage["output_tokens"] >= len(generated)  # one engine token per event, at most
-    assert reply.trace["first_token_s"] <= reply.trace["latency_s"]
+    assert reply.trace.first_token_s <= reply.trace.latency_s
 
 
 # One question per expert from the example's QA file, answered as a user asks them (routed).
@@ -61,7 +61,7 @@ def test_grounded_answers_of_the_real_model_state_the_facts_and_make_up_no_figur
     answered = [ask(guild, ReferenceQuestion(question, "", keys)) for question, keys in GROUNDED]
     assert [item.unsupported_figures for item in answered] == [()] * len(GROUNDED)
     assert sum(item.correct for item in answered) >= 3, [item.answer for item in answered]
-    assert all(item.trace["answer"]["outcome"] in ("checked", "quoted") for item in answered)
+    assert all(item.trace.answer.outcome in ("checked", "quoted") for item in answered)
 
 
 def test_run_without_an_expert_goes_to_the_fallback(guild):

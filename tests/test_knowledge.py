@@ -233,7 +233,7 @@ def test_chunks_go_into_the_prompt_and_the_answer_keeps_its_citation(scripted_gu
     assert retrieved.hits[0].chunk.source == "docs/vpn.md"
     reply = events[-1].reply
     assert reply.text == "Use the self-service portal [vpn]."  # cited: nothing appended
-    assert reply.trace["retrieved"][0]["id"] == "vpn" and reply.trace["retrieved"][0]["rank"] == 1
+    assert reply.trace.retrieved[0].id == "vpn" and reply.trace.retrieved[0].rank == 1
 
 
 def test_an_answer_that_forgets_to_cite_is_cited_for_it_when_a_document_supports_it(scripted_guild):

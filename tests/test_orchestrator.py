@@ -80,7 +80,7 @@ def test_a_request_goes_to_the_expert_whose_exemplars_it_resembles(tmp_path):
     assert routed.scores["it"] > routed.scores["hr"] and routed.scores["it"] > routed.scores["finance"]
     assert reply.text == "it answers: please reset my vpn password"
     assert "".join(e.text for e in events if isinstance(e, Token)).strip() == reply.text
-    assert reply.trace["route"]["expert"] == "it" and reply.trace["route"]["routing_s"] < 1
+    assert reply.trace.route.expert == "it" and reply.trace.route.routing_s < 1
 
 
 def test_what_nobody_owns_goes_to_the_fallback(tmp_path):
@@ -121,7 +121,7 @@ def test_what_nobody_owns_is_escalated_when_there_is_an_escalation_model(tmp_pat
     assert escalated.model == "openai:big" and "no expert owns it" in escalated.reason
     assert reply.expert == "escalation" and reply.text.startswith("escalation answers")
     _, asked = events_of(guild, "please reset my vpn password", escalate=True)  # the user asks for it
-    assert asked.expert == "escalation" and asked.trace["route"]["reason"] == "asked for by the user"
+    assert asked.expert == "escalation" and asked.trace.route.reason == "asked for by the user"
     assert guild.local_share() == 0.0
     events_of(guild, "please reset my vpn password")
     assert guild.local_share() == pytest.approx(1 / 3)
@@ -142,7 +142,7 @@ def test_a_request_spanning_two_experts_is_split_and_merged(tmp_path):
     assert reply.expert == "hr+finance"
     assert "**hr**: hr answers: I'm flying to Berlin next week: how many leave days do I have" in reply.text
     assert "**finance**: finance answers: I'm flying to Berlin next week: what is the hotel limit?" in reply.text
-    assert [part["route"]["expert"] for part in reply.trace["parts"]] == ["hr", "finance"]
+    assert [part.route.expert for part in reply.trace.parts] == ["hr", "finance"]
 
 
 def test_a_follow_up_stays_with_the_expert_of_the_conversation(tmp_path):
@@ -166,7 +166,7 @@ def test_sessions_persist_across_guild_instances_and_can_be_deleted(tmp_path):
     assert reply.session == "alice" and reply.expert == "hr"
     assert set(again.sessions()) == {"alice", "bob"}
     state = again.session("alice")
-    assert [turn["message"] for turn in state["traces"]] == ["how many leave days do I have", "and for contractors?"]
+    assert [turn.message for turn in state["traces"]] == ["how many leave days do I have", "and for contractors?"]
     again.delete_session("bob")
     assert again.sessions() == ["alice"]
 
@@ -196,7 +196,7 @@ def test_a_process_killed_mid_turn_keeps_every_finished_turn(tmp_path):
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
     state = scripted_guild(tmp_path).session("crash")
-    assert [(t["message"], t["text"]) for t in state["traces"]] == [("how many leave days do I have", "ten days")]
+    assert [(t.message, t.text) for t in state["traces"]] == [("how many leave days do I have", "ten days")]
     assert [m.text for m in state["messages"]] == ["how many leave days do I have", "ten days"]
 
 
@@ -206,7 +206,7 @@ def test_concurrent_sessions_do_not_cross_talk(tmp_path):
     async def converse(user: str) -> list[str]:
         await guild.arun(f"how many leave days do I have, {user}", session=user)
         reply = await guild.arun(f"can I carry over annual leave days, {user}", session=user)
-        return [turn["message"] for turn in guild.session(user)["traces"]] + [reply.text]
+        return [turn.message for turn in guild.session(user)["traces"]] + [reply.text]
 
     async def everyone():
         return await asyncio.gather(*(converse(f"user{n}") for n in range(6)))
@@ -223,7 +223,7 @@ def test_bad_input_is_a_clear_message(tmp_path):
     with pytest.raises(slmguild.UnknownExpert, match="no expert 'legal'"):
         guild.run("hello", expert="legal")
     reply = guild.run("please reset my vpn password " + "x" * 20_000)
-    assert "cut to 6000 characters" in reply.trace["notice"]
+    assert "cut to 6000 characters" in reply.trace.notice
     assert len(guild.expert("it").model.requests[-1]["messages"][-1].text) <= 6000
 
 
@@ -242,7 +242,7 @@ def test_the_postgres_checkpointer_keeps_sessions(tmp_path, postgres_url):  # no
     second = scripted_guild(tmp_path, store=postgres_url)
     reply = second.run("and for contractors?", session="pg")
     assert reply.expert == "hr"
-    assert [turn["message"] for turn in second.session("pg")["traces"]] == [
+    assert [turn.message for turn in second.session("pg")["traces"]] == [
         "how many leave days do I have", "and for contractors?"]
     assert "pg" in second.sessions()
 
@@ -278,7 +278,7 @@ def test_two_processes_sharing_a_postgres_store_take_a_sessions_turns_one_at_a_t
     (_, _, ended), (_, started, _) = sorted(spans, key=lambda span: span[1])
     assert started >= ended  # the second turn began once the first had ended, not meanwhile
     turns = scripted_guild(tmp_path, store=postgres_url).session("shared")["traces"]
-    assert sorted(turn["text"] for turn in turns) == ["first answers", "second answers"]  # both kept
+    assert sorted(turn.text for turn in turns) == ["first answers", "second answers"]  # both kept
 
 
 def test_an_expert_hands_off_with_the_built_in_tool(tmp_path):
@@ -357,7 +357,7 @@ def test_an_expert_whose_documents_say_nothing_relevant_escalates(tmp_path):
     guild.expert("it").model = ScriptedModel(replies=[echo("it")])
     guild.expert("escalation").model = ScriptedModel(replies=[echo("escalation")])
     _, found = events_of(guild, "reset the SecureLink password", expert="it")
-    assert found.expert == "it" and found.trace["retrieved"][0]["similarity"] >= 0.25
+    assert found.expert == "it" and found.trace.retrieved[0].similarity >= 0.25
     events, silent = events_of(guild, "quarterly tax filing deadline", expert="it")
     (escalated,) = [e for e in events if isinstance(e, Escalated)]
     assert "it's documents say nothing relevant" in escalated.reason

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from slmguild.cli import app
 from slmguild.orchestrator import Reply
+from slmguild.orchestrator.trace import RouteTrace, TurnTrace
 from slmguild.scenarios import ScenarioError, ScenarioRunner, load_scenario
 from slmguild.scenarios.checks import check_turn
 from slmguild.scenarios.report import turn_report
@@ -75,7 +76,7 @@ def test_shorthands_expand_and_the_file_name_is_the_default_name(write_scenario)
 def _reply(expert="it", text="Reset it at the portal.", tools=(), retrieved=()) -> Reply:
     trace = {"route": {"expert": expert, "reason": "closest exemplars", "scores": {expert: 0.7}},
              "tools": list(tools), "retrieved": list(retrieved)}
-    return Reply(text=text, expert=expert, model="scripted", trace=trace)
+    return Reply(text=text, expert=expert, model="scripted", trace=TurnTrace.model_validate(trace))
 
 
 def _call(tool, status="ok", **arguments):
@@ -84,7 +85,8 @@ def _call(tool, status="ok", **arguments):
 
 def test_each_unmet_expectation_says_what_was_expected_and_what_happened():
     reply = _reply(tools=[_call("ticket_status", ticket_id="IT-1042")],
-                   retrieved=[{"id": "printing", "source": "docs/it/printing.md", "score": 0.5}])
+                   retrieved=[{"id": "printing", "chunk": "printing#1", "source": "docs/it/printing.md", "score": 0.5,
+                              "rank": 1}])
     expect = Expectations(routed_to="hr", escalated=True, tools_called=[{"name": "create_ticket"}],
                           retrieved=["vpn-password-reset"], answer_contains=["ext. 4357"],
                           answer_not_contains=["PORTAL"], answer_matches=r"IT-\d{4}")
@@ -113,8 +115,7 @@ def test_tool_expectations_are_an_ordered_subset_of_the_calls_that_ran():
 
 def test_a_multi_expert_turn_is_routed_to_each_part_expert():
     reply = _reply(expert="hr+finance", text="**hr**: 25 days\n\n**finance**: 150 EUR")
-    reply.trace["parts"] = [{"route": {"expert": "hr"}, "tools": [], "retrieved": []},
-                            {"route": {"expert": "finance"}, "tools": [], "retrieved": []}]
+    reply.trace.parts = [TurnTrace(route=RouteTrace(expert="hr")), TurnTrace(route=RouteTrace(expert="finance"))]
     assert check_turn(Expectations(routed_to=["finance", "hr"]), reply) == []
     assert check_turn(Expectations(routed_to="hr"), reply) == ["routed_to: expected hr, but hr + finance answered"]
 
@@ -171,7 +172,7 @@ def test_tools_run_for_real_and_the_trace_shows_a_wrong_expectation(write_scenar
     report = turn_report(turn)
     call = "tool create_ticket({'summary': '3rd floor printer in Lyon is on fire', 'priority': 'high'}) -> ok:"
     assert call in report
-    assert "IT-" in turn.reply.trace["tools"][0]["content"]  # the ticket row was written
+    assert "IT-" in turn.reply.trace.tools[0].content  # the ticket row was written
 
 
 def test_a_reply_for_a_role_the_guild_does_not_have_names_its_line(write_scenario):
@@ -242,7 +243,7 @@ def test_the_pytest_plugin_collects_scenarios_blocks_real_models_and_offers_fixt
             reply = guild.run("Where is my ticket IT-1042?")
             assert reply.expert == "it" and reply.text.startswith("In progress.")
             assert "- ticket_status: " in reply.text and "- [it-tickets] " in reply.text  # what it rests on
-            assert reply.trace["tools"][0]["status"] == "ok"
+            assert reply.trace.tools[0].status == "ok"
 
         async def test_async(guild, scripted_model):
             scripted_model.replies += expert_replies(guild.expert("it"), ["Use the portal."])

@@ -62,7 +62,7 @@ def test_scripted_model_obeying_an_injection_cannot_run_another_experts_tool(ing
     (result,) = [event for event in events if isinstance(event, ToolResult)]
     assert result.observation.status == "refused"
     assert ticket_count(acme_db) == before  # nothing was written
-    assert events[-1].reply.trace["tools"][0]["status"] == "refused"  # and the trace says so
+    assert events[-1].reply.trace.tools[0].status == "refused"  # and the trace says so
     hr.model.assert_all_used()
 
 
@@ -111,7 +111,7 @@ def test_a_real_turn_runs_the_tool_and_answers(acme, acme_db):
     reply = events[-1].reply
     assert reply.text
     assert len(results) <= expert.max_steps * (expert.max_retries + 1)
-    assert [call["tool"] for call in reply.trace["tools"]] == [o.tool for o in results]
+    assert [call.tool for call in reply.trace.tools] == [o.tool for o in results]
     tools = {item.name: item for item in expert.tools}
     for observation in results:
         assert observation.tool in tools

@@ -556,14 +556,14 @@ def test_guild_resolves_toolboxes_and_references(write_guild, tmp_path):
     reply = events[-1].reply
     # The checked answer, then what the tool said.
     assert isinstance(events[-1], Done) and reply.text == "It answers.\n\nFrom what I found:\n- ping: pong from gw1"
-    assert reply.trace["tools"] == [
+    assert [call.model_dump() for call in reply.trace.tools] == [
         {"tool": "ping", "arguments": {"host": "gw1"}, "status": "ok", "content": "pong from gw1",
-         "duration_s": reply.trace["tools"][0]["duration_s"], "expert": "it"}
+         "duration_s": reply.trace.tools[0].duration_s, "expert": "it", "approval": None}
     ]
     assert any(isinstance(e, Token) for e in events)
     # The trace times each step: two decisions (the call, then "answer"), and the answer.
-    assert [step["step"] for step in reply.trace["steps"]] == ["tool_step", "tool_step", "answer"]
-    assert all(step["seconds"] >= 0 for step in reply.trace["steps"])
+    assert [step.step for step in reply.trace.steps] == ["tool_step", "tool_step", "answer"]
+    assert all(step.seconds >= 0 for step in reply.trace.steps)
 
 
 def test_unknown_tool_names_in_the_guild_file_are_config_errors(write_guild):

@@ -37,10 +37,10 @@ def show(
     """Print a session's conversation, turn by turn."""
     state = _existing(load_guild(guild), name)
     for turn in state["traces"]:
-        console.print(f"[bold]you>[/] {escape(turn['message'])}")
-        console.print(f"[bold]{escape(turn['expert'])}>[/] {escape(turn['text'])}")
+        console.print(f"[bold]you>[/] {escape(turn.message)}")
+        console.print(f"[bold]{escape(turn.expert)}>[/] {escape(turn.text)}")
         if trace:
-            console.print(trace_tree(turn, turn["expert"]))
+            console.print(trace_tree(turn, turn.expert))
         console.print()
 
 
@@ -48,7 +48,8 @@ def show(
 def export(name: SessionName, guild: GuildOption = Path("guild.yaml")) -> None:
     """Print a session as JSON: every turn with its message, answer and trace."""
     state = _existing(load_guild(guild), name)
-    typer.echo(json.dumps({"session": name, "turns": state["traces"]}, ensure_ascii=False, indent=2))
+    turns = [turn.model_dump(mode="json") for turn in state["traces"]]
+    typer.echo(json.dumps({"session": name, "turns": turns}, ensure_ascii=False, indent=2))
 
 
 @sessions.command("delete")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
+from slmguild.orchestrator.trace import StepTrace, TurnTrace
 from slmguild.orchestrator import (
     Done, Escalated, Event, Handoff, PendingCall, Planned, Reply, Retrieved, Routed, Token, ToolCall, ToolResult,
     load_guild,
@@ -89,7 +89,7 @@ def ask(
         events = loaded.stream(question, expert=expert, session=session, escalate=escalate)
     if as_json:
         reply = next(event.reply for event in events if isinstance(event, Done))
-        typer.echo(json.dumps(asdict(reply), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
         return
     reply = show_turn(events)
     if trace:
@@ -229,61 +229,64 @@ def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _step_line(step: dict[str, Any]) -> str:
+def _step_line(step: StepTrace) -> str:
     """A timed step of a turn: its time, and what the engine evaluated and generated in it."""
-    line = f"{step['step']} {step['seconds']} s"
-    if engine := step.get("engine"):
+    line = f"{step.step} {step.seconds} s"
+    if engine := step.engine:
         line += (f": prompt {engine.get('prompt_n', 0):.0f} tokens in {engine.get('prompt_ms', 0):.0f} ms, "
                  f"{engine.get('predicted_n', 0):.0f} generated in {engine.get('predicted_ms', 0):.0f} ms")
     return line
 
 
-def trace_tree(trace: dict[str, Any], expert: str) -> Tree:
+def trace_tree(trace: TurnTrace, expert: str) -> Tree:
     """A turn's trace as a tree: route, retrieved chunks, tool calls, tokens and times."""
     tree = Tree(f"[bold]turn[/] → {escape(expert)}")
-    if "parts" in trace:
-        tree.add(f"split: {escape(trace.get('reason', ''))}")
-        for part in trace["parts"]:
-            tree.children.append(trace_tree(part, part.get("route", {}).get("expert", "?")))
+    route = trace.route
+    if trace.parts:
+        tree.add(f"split: {escape(route.reason if route else '')}")
+        for part in trace.parts:
+            tree.children.append(trace_tree(part, (part.route.expert if part.route else None) or "?"))
         return tree
-    route = trace.get("route", {})
-    scores = ", ".join(f"{name} {score:.3f}" for name, score in sorted(
-        route.get("scores", {}).items(), key=lambda item: -item[1]))
-    node = tree.add(f"route: {route.get('expert')} ({escape(str(route.get('reason')))})")
-    if scores:
-        node.add(f"scores: {scores}")
-    tree.add(f"model: {trace.get('model')}")
-    if retrieved := trace.get("retrieved"):
-        node = tree.add(f"retrieved: {len(retrieved)} chunks")
-        for hit in retrieved:
-            heading = f" — {hit['heading']}" if hit["heading"] else ""
-            label = escape(f"[{hit['chunk']}] {hit['source']}{heading}")
-            node.add(f"{hit['rank']}. {label} score {hit['score']}")
-    for call in trace.get("tools", []):
-        arguments = json.dumps(call["arguments"], ensure_ascii=False)
-        node = tree.add(f"tool: {call['tool']} {escape(arguments)} → {call['status']} ({call['duration_s']} s)")
-        node.add(escape(_clip(call["content"])))
-    if answer := trace.get("answer"):
-        node = tree.add(f"answer: {answer['strategy']} → {answer['outcome']}")
-        for passage in answer["passages"]:
-            node.add(escape(f"[{passage['chunk']}] {_clip(passage['text'], 120)} ({passage['similarity']})"))
-        if answer["draft"]:
-            node.add(escape(f"draft: {_clip(answer['draft'], 160)}"))
-        for problem in answer["unsupported_figures"]:
+    if route is not None:
+        scores = ", ".join(f"{name} {score:.3f}" for name, score in sorted(route.scores.items(), key=lambda item: -item[1]))
+        node = tree.add(f"route: {route.expert} ({escape(route.reason)})")
+        if scores:
+            node.add(f"scores: {scores}")
+    tree.add(f"model: {trace.model}")
+    if trace.retrieved:
+        node = tree.add(f"retrieved: {len(trace.retrieved)} chunks")
+        for hit in trace.retrieved:
+            heading = f" — {hit.heading}" if hit.heading else ""
+            label = escape(f"[{hit.chunk}] {hit.source}{heading}")
+            node.add(f"{hit.rank}. {label} score {hit.score}")
+    for call in trace.tools:
+        arguments = json.dumps(call.arguments, ensure_ascii=False)
+        approval = f", {call.approval}" if call.approval else ""
+        node = tree.add(f"tool: {call.tool} {escape(arguments)} → {call.status} ({call.duration_s} s{approval})")
+        node.add(escape(_clip(call.content)))
+    if trace.pending is not None:
+        tree.add(f"[yellow]waiting for approval: {escape(trace.pending.describe())}[/]")
+    if answer := trace.answer:
+        node = tree.add(f"answer: {answer.strategy} → {answer.outcome}")
+        for passage in answer.passages:
+            node.add(escape(f"[{passage.chunk}] {_clip(passage.text, 120)} ({passage.similarity})"))
+        if answer.draft:
+            node.add(escape(f"draft: {_clip(answer.draft, 160)}"))
+        for problem in answer.unsupported_figures:
             node.add(f"[yellow]unsupported figure: {escape(problem)}[/]")
-        for problem in answer["unsupported_sentences"]:
+        for problem in answer.unsupported_sentences:
             node.add(f"[yellow]unsupported sentence: {escape(_clip(problem, 120))}[/]")
-        if answer.get("restates_question"):  # .get: traces saved before it was recorded
+        if answer.restates_question:
             node.add("[yellow]the draft only restates the question[/]")
-    if steps := trace.get("steps"):  # .get: traces saved before steps were timed
+    if trace.steps:
         node = tree.add("steps:")
-        for step in steps:
+        for step in trace.steps:
             node.add(escape(_step_line(step)))
-    usage = trace.get("usage", {})
+    usage = trace.usage
     tree.add(
         f"tokens: {usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out; "
-        f"first token {trace.get('first_token_s')} s, total {trace.get('latency_s')} s"
+        f"first token {trace.first_token_s} s, total {trace.latency_s} s"
     )
-    if trace.get("notice"):
-        tree.add(f"[yellow]{escape(trace['notice'])}[/]")
+    if trace.notice:
+        tree.add(f"[yellow]{escape(trace.notice)}[/]")
     return tree

@@ -22,6 +22,7 @@ from slmguild.agents import Retrieved, ToolResult
 from slmguild.agents.answer_check import Evidence
 from slmguild.evaluation.judge import Judge
 from slmguild.evaluation.metrics import AnswerScores, has_keys, score_answers
+from slmguild.orchestrator.trace import TurnTrace
 
 if TYPE_CHECKING:
     from slmguild.orchestrator import Guild
@@ -50,7 +51,7 @@ class AnsweredQuestion:
     unsupported_figures: tuple[str, ...] = ()
     latency_s: float = 0.0
     output_tokens: int = 0
-    trace: dict[str, Any] = field(default_factory=dict, repr=False)
+    trace: TurnTrace = field(default_factory=TurnTrace, repr=False)
 
     @property
     def correct(self) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from slmguild.agents.events import Handoff, PendingCall, Retrieved, ToolCall, ToolResult
+from slmguild.orchestrator.trace import TurnTrace
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,15 @@ class Reply:
     expert: str
     model: str
     usage: dict[str, int] = field(default_factory=dict)
-    trace: dict[str, Any] = field(default_factory=dict)
+    trace: TurnTrace = field(default_factory=TurnTrace)
     session: str | None = None
     pending: PendingCall | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The reply as plain JSON data (`slmguild ask --json`)."""
+        return {**{key: value for key, value in vars(self).items() if key not in ("trace", "pending")},
+                "pending": asdict(self.pending) if self.pending is not None else None,
+                "trace": self.trace.model_dump(mode="json")}
 
 
 @dataclass(frozen=True)

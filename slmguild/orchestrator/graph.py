@@ -55,6 +55,14 @@ from slmguild.concurrency import drive
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator.events import Escalated, Planned, Routed, Token
 from slmguild.orchestrator.planner import Plan
+from slmguild.orchestrator.trace import (
+    AnswerTrace,
+    RouteTrace,
+    SourceTrace,
+    StepTrace,
+    ToolCallTrace,
+    TurnTrace,
+)
 
 if TYPE_CHECKING:
     from slmguild.orchestrator.guild import Guild
@@ -122,30 +130,24 @@ class TurnWork:
             write(shown)
 
     def reply(self, expert: Expert) -> dict[str, Any]:
-        """The reply so far, as a plain dict (it is checkpointed with the session)."""
+        """The reply so far: its text, who made it, the usage and the `TurnTrace`."""
         finished = time.perf_counter()
         model = _model_label(expert)
-        decision = self.decision
-        pending = self.turn.pending if self.turn is not None else None
-        return {
-            "text": "".join(self.pieces).strip(),
-            "expert": expert.name,
-            "model": model,
-            "usage": self.usage,
-            "trace": {
-                "route": {key: decision[key] for key in ("expert", "reason", "scores", "routing_s") if key in decision},
-                "model": model,
-                "retrieved": self.retrieved,
-                "tools": self.tool_calls,
-                **({"answer": self.grounding} if self.grounding else {}),
-                **({"pending": asdict(pending)} if pending is not None else {}),
-                "usage": self.usage,
-                "steps": self.steps,
-                "latency_s": round(finished - self.started, 4),
-                "first_token_s": round((self.first_token_at or finished) - self.started, 4),
-                **({"notice": self.notice} if self.notice else {}),
-            },
-        }
+        trace = TurnTrace(
+            route=RouteTrace.model_validate(self.decision),
+            model=model,
+            retrieved=[SourceTrace.model_validate(hit) for hit in self.retrieved],
+            tools=[ToolCallTrace.model_validate(call) for call in self.tool_calls],
+            answer=AnswerTrace.model_validate(self.grounding) if self.grounding else None,
+            pending=self.turn.pending if self.turn is not None else None,
+            usage=self.usage,
+            steps=[StepTrace.model_validate(step) for step in self.steps],
+            latency_s=round(finished - self.started, 4),
+            first_token_s=round((self.first_token_at or finished) - self.started, 4),
+            notice=self.notice,
+        )
+        return {"text": "".join(self.pieces).strip(), "expert": expert.name, "model": model, "usage": self.usage,
+                "trace": trace}
 
 
 CHECKPOINTED = [  # the slmguild types a saved turn holds, besides LangGraph's and LangChain's
@@ -170,7 +172,7 @@ class ConversationState(TypedDict, total=False):
     request: Request
     route: dict[str, Any]  # a multi-expert turn's decision: its plan
     work: TurnWork | None  # the turn under way (None once it is answered)
-    reply: dict[str, Any]  # this turn's reply
+    reply: dict[str, Any]  # this turn's reply (its trace as JSON)
 
 
 def build_graph(guild: Guild, checkpointer: BaseCheckpointSaver | None = None) -> Any:
@@ -328,12 +330,15 @@ class _Nodes:
         said = [f"**{part['expert']}**: {_brief(part)}" for part in parts]
         for part, words in zip(parts, said, strict=True):
             write(Token(words + "\n\n", expert=part["expert"]))
+        usage = _sum_usage(part["usage"] for part in parts)
+        model = ", ".join(dict.fromkeys(part["model"] for part in parts))
         reply = {
             "text": "\n\n".join(said),
             "expert": "+".join(part["expert"] for part in parts),
-            "model": ", ".join(dict.fromkeys(part["model"] for part in parts)),
-            "usage": _sum_usage(part["usage"] for part in parts),
-            "trace": {**decision, "parts": [part["trace"] for part in parts]},
+            "model": model,
+            "usage": usage,
+            "trace": TurnTrace(route=RouteTrace.model_validate(decision), plan=plan, model=model, usage=usage,
+                               parts=[part["trace"] for part in parts]),
         }
         return _finish(state["request"]["message"], reply, state.get("expert"))
 
@@ -347,13 +352,13 @@ def approval_request(pending: PendingCall) -> str:
 def _brief(part: dict[str, Any]) -> str:
     """A part's answer in a multi-expert reply, kept short: a grounded part gives its checked
     sentence, or else its best passage, with the document it comes from."""
-    answer = part["trace"].get("answer")
-    if not answer or not answer["passages"] or answer["outcome"] not in ("checked", "quoted"):
-        return part["text"]
-    best = answer["passages"][0]
-    if answer["outcome"] == "checked":
-        return f"{answer['draft']} [{best['id']}]" if f"[{best['id']}]" not in answer["draft"] else answer["draft"]
-    return f"[{best['id']}] {best['text']}"
+    answer = part["trace"].answer
+    if answer is None or not answer.passages or answer.outcome not in ("checked", "quoted"):
+        return str(part["text"])
+    best = answer.passages[0]
+    if answer.outcome == "checked":
+        return f"{answer.draft} [{best.id}]" if f"[{best.id}]" not in answer.draft else answer.draft
+    return f"[{best.id}] {best.text}"
 
 
 def _history(state: ConversationState) -> list[BaseMessage]:
@@ -363,17 +368,17 @@ def _history(state: ConversationState) -> list[BaseMessage]:
 
 def _finish(message: str, reply: dict[str, Any], current: str | None) -> dict[str, Any]:
     """The turn's changes to the conversation: both messages, the expert (`current`:
-    who the conversation was with), the trace."""
+    who the conversation was with), the trace. The trace is kept as its JSON, without its
+    empty fields: every checkpoint of a session writes all of its turns' traces again."""
     expert = reply["expert"] if "+" not in reply["expert"] else current
-    # The reply's own fields last: a multi-expert trace carries the routing decision, whose
-    # `expert` (None: several answered) must not replace who answered ("hr+finance").
-    trace = {"message": message, **reply["trace"], "expert": reply["expert"], "text": reply["text"]}
+    trace = reply["trace"].model_copy(update={"message": message, "expert": reply["expert"], "text": reply["text"]})
+    saved = trace.model_dump(mode="json", exclude_defaults=True)
     return {
         "messages": [HumanMessage(message), AIMessage(reply["text"], name=reply["expert"].replace("+", "_"))],
         "expert": expert if expert not in (FALLBACK, ESCALATION) else current,
-        "traces": [trace],
+        "traces": [saved],
         "work": None,
-        "reply": reply,
+        "reply": {**reply, "trace": saved},
     }
 
 

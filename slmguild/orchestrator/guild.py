@@ -41,6 +41,7 @@ from slmguild.config import (
 from slmguild.errors import ConfigError, SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
 from slmguild.orchestrator.events import Done, Event, Reply, Token
+from slmguild.orchestrator.trace import TurnTrace
 from slmguild.orchestrator.graph import (
     CHECKPOINT_SERDE,
     ESCALATION,
@@ -360,11 +361,12 @@ class Guild:
         return session_ids(self.checkpointer)
 
     def session(self, name: str) -> dict[str, Any]:
-        """A session's saved state: `messages`, `expert`, `traces` (empty if there is none)."""
+        """A session's saved state: `messages`, `expert`, `traces` (each finished turn's
+        `TurnTrace`); empty if there is none."""
         state = self._persistent_graph.get_state({"configurable": {"thread_id": name}})
         values = dict(state.values)
-        return {key: values.get(key, default) for key, default in
-                (("messages", []), ("expert", None), ("traces", []))}
+        return {"messages": values.get("messages", []), "expert": values.get("expert"),
+                "traces": [TurnTrace.model_validate(trace) for trace in values.get("traces", [])]}
 
     def delete_session(self, name: str) -> None:
         self.checkpointer.delete_thread(name)
@@ -395,7 +397,7 @@ class Guild:
             inputs["messages"] = list(history)
         for event in self._turn(inputs, session):
             if isinstance(event, Done) and request["message"] != message:
-                event.reply.trace["notice"] = f"the message was cut to {MAX_MESSAGE_CHARS} characters"
+                event.reply.trace.notice = f"the message was cut to {MAX_MESSAGE_CHARS} characters"
             yield event
 
     def resume_stream(self, session: str, approve: bool | dict[str, Any]) -> Iterator[Event]:
@@ -468,7 +470,7 @@ class Guild:
             graph.checkpointer.delete_thread(thread)
         reply: dict[str, Any] = state["reply"]
         self.answered_by["escalated" if reply["expert"] == ESCALATION else "local"] += 1
-        yield Done(Reply(**reply, session=session))
+        yield Done(Reply(**{**reply, "trace": TurnTrace.model_validate(reply["trace"])}, session=session))
 
     @contextmanager
     def _one_turn_at_a_time(self, thread: str, *, persistent: bool) -> Iterator[None]:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from slmguild.orchestrator import Reply
+from slmguild.orchestrator.trace import SourceTrace, ToolCallTrace
 from slmguild.scenarios.spec import Expectations, ExpectedCall
 
 ESCALATION = "escalation"
@@ -21,26 +22,24 @@ def answered_by(reply: Reply) -> list[str]:
     return reply.expert.split("+")
 
 
-def tool_calls(reply: Reply) -> list[dict[str, Any]]:
+def tool_calls(reply: Reply) -> list[ToolCallTrace]:
     """Every tool call of the turn that ran (ok or error), in order, across its parts."""
-    return [call for call in _tool_records(reply) if call["status"] in ("ok", "error")]
+    return [call for call in _tool_records(reply) if call.status in ("ok", "error")]
 
 
 def approvals_asked(reply: Reply) -> list[str]:
     """The tools whose calls waited for the user's approval in this turn (answered or not)."""
-    asked = [call["tool"] for call in _tool_records(reply) if call.get("approval")]
+    asked = [call.tool for call in _tool_records(reply) if call.approval]
     return asked + ([reply.pending.tool] if reply.pending is not None else [])
 
 
-def _tool_records(reply: Reply) -> list[dict[str, Any]]:
-    traces = reply.trace.get("parts") or [reply.trace]
-    return [call for trace in traces for call in trace.get("tools", [])]
+def _tool_records(reply: Reply) -> list[ToolCallTrace]:
+    return [call for trace in reply.trace.all_parts() for call in trace.tools]
 
 
-def retrieved_sources(reply: Reply) -> list[dict[str, Any]]:
+def retrieved_sources(reply: Reply) -> list[SourceTrace]:
     """Every chunk the turn's searches found, across its parts."""
-    traces = reply.trace.get("parts") or [reply.trace]
-    return [hit for trace in traces for hit in trace.get("retrieved", [])]
+    return [hit for trace in reply.trace.all_parts() for hit in trace.retrieved]
 
 
 def check_turn(expect: Expectations, reply: Reply) -> list[str]:
@@ -62,8 +61,8 @@ def check_turn(expect: Expectations, reply: Reply) -> list[str]:
     if expect.retrieved is not None:
         found = retrieved_sources(reply)
         for wanted in expect.retrieved:
-            if not any(hit["id"] == wanted or hit["source"].endswith(wanted) for hit in found):
-                ids = ", ".join(dict.fromkeys(hit["id"] for hit in found)) or "nothing"
+            if not any(hit.id == wanted or hit.source.endswith(wanted) for hit in found):
+                ids = ", ".join(dict.fromkeys(hit.id for hit in found)) or "nothing"
                 failures.append(f"retrieved: expected {wanted} among the documents found, but the search found {ids}")
     text = reply.text.lower()
     failures += [f"answer_contains: the answer does not contain {wanted!r}"
@@ -75,7 +74,7 @@ def check_turn(expect: Expectations, reply: Reply) -> list[str]:
     return failures
 
 
-def _check_calls(expected: list[ExpectedCall], made: list[dict[str, Any]]) -> list[str]:
+def _check_calls(expected: list[ExpectedCall], made: list[ToolCallTrace]) -> list[str]:
     """Each expected call must be made, in order, with (at least) the given arguments."""
     if not expected:
         return [f"tools_called: expected no tool call, but the turn called {_calls(made)}"] if made else []
@@ -93,9 +92,9 @@ def _check_calls(expected: list[ExpectedCall], made: list[dict[str, Any]]) -> li
     return failures
 
 
-def _matches(wanted: ExpectedCall, call: dict[str, Any]) -> bool:
-    arguments = call.get("arguments", {})
-    return call["tool"] == wanted.name and all(
+def _matches(wanted: ExpectedCall, call: ToolCallTrace) -> bool:
+    arguments = call.arguments
+    return call.tool == wanted.name and all(
         key in arguments and _same(arguments[key], value) for key, value in wanted.arguments.items()
     )
 
@@ -109,5 +108,5 @@ def _same(actual: Any, expected: Any) -> bool:
     return actual == expected
 
 
-def _calls(made: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{call['tool']}({call.get('arguments', {})})" for call in made)
+def _calls(made: list[ToolCallTrace]) -> str:
+    return ", ".join(f"{call.tool}({call.arguments})" for call in made)

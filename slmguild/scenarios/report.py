@@ -10,9 +10,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from slmguild.orchestrator import Planned
+from slmguild.orchestrator.trace import RouteTrace, TurnTrace
 from slmguild.scenarios.runner import ScenarioResult, TurnResult
 
 ANSWER_SHOWN = 400  # characters of the answer in a report
@@ -40,15 +40,14 @@ def turn_report(turn: TurnResult) -> str:
     return "\n".join(lines)
 
 
-def _trace_lines(expert: str, text: str, trace: dict[str, Any]) -> list[str]:
-    route = trace.get("route", {})
-    scores = ", ".join(f"{name} {score:.2f}" for name, score in
-                       sorted(route.get("scores", {}).items(), key=lambda item: -item[1]))
-    lines = [f"answered by: {expert} ({route.get('reason', trace.get('reason', 'no reason recorded'))})"]
+def _trace_lines(expert: str, text: str, trace: TurnTrace) -> list[str]:
+    route = trace.route or RouteTrace(reason="no reason recorded")
+    scores = ", ".join(f"{name} {score:.2f}" for name, score in sorted(route.scores.items(), key=lambda item: -item[1]))
+    lines = [f"answered by: {expert} ({route.reason})"]
     if scores:
         lines.append(f"route scores: {scores}")
-    for part in trace.get("parts", []):
-        lines.append(f"part for {part['route']['expert']}:")
+    for part in trace.parts:
+        lines.append(f"part for {part.route.expert if part.route else '?'}:")
         lines += [f"  {line}" for line in _evidence_lines(part)]
     lines += _evidence_lines(trace)
     shown = text if len(text) <= ANSWER_SHOWN else text[:ANSWER_SHOWN] + " ..."
@@ -56,12 +55,12 @@ def _trace_lines(expert: str, text: str, trace: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _evidence_lines(trace: dict[str, Any]) -> list[str]:
+def _evidence_lines(trace: TurnTrace) -> list[str]:
     lines = []
-    if hits := trace.get("retrieved"):
-        lines.append("retrieved: " + ", ".join(f"{hit['id']} ({hit['score']:.2f})" for hit in hits))
-    for call in trace.get("tools", []):
-        lines.append(f"tool {call['tool']}({call['arguments']}) -> {call['status']}: {call['content'][:160]}")
+    if trace.retrieved:
+        lines.append("retrieved: " + ", ".join(f"{hit.id} ({hit.score:.2f})" for hit in trace.retrieved))
+    for call in trace.tools:
+        lines.append(f"tool {call.tool}({call.arguments}) -> {call.status}: {call.content[:160]}")
     return lines
 
 

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from slmguild.errors import SlmguildError, UnknownExpert
 from slmguild.orchestrator import Guild
 from slmguild.orchestrator.guild import last_reply
+from slmguild.orchestrator.trace import TurnTrace
 from slmguild.orchestrator.graph import ESCALATION
 from slmguild.server.metrics import Metrics
 from slmguild.server.openai_chat import ChatRequest, completion, error_body, sse_chunks
@@ -112,13 +113,18 @@ def create_app(
             for name, expert in guild.experts.items()
         ]}
 
+    @app.get("/api/schema/trace")
+    def trace_schema() -> dict[str, Any]:
+        """The JSON schema of a turn's trace (`slmguild.trace` on completions, sessions' turns)."""
+        return TurnTrace.model_json_schema()
+
     @app.get("/api/sessions", dependencies=[authorized])
     def sessions() -> dict[str, Any]:
         """Saved sessions, most recently active first, with their first question."""
         listed = []
         for session_id in guild.sessions():
             traces = guild.session(session_id)["traces"]
-            title = traces[0]["message"] if traces else ""
+            title = traces[0].message if traces else ""
             listed.append({"id": session_id, "title": title[:80], "turns": len(traces)})
         return {"sessions": listed}
 
@@ -129,8 +135,8 @@ def create_app(
         if not traces:
             raise HTTPException(404, f"no session '{session_id}'")
         return {"id": session_id, "turns": [
-            {"message": t["message"], "text": t["text"], "expert": t["expert"],
-             "escalated": t["expert"] == ESCALATION, "trace": t}
+            {"message": t.message, "text": t.text, "expert": t.expert,
+             "escalated": t.expert == ESCALATION, "trace": t.model_dump(mode="json")}
             for t in traces
         ]}
 

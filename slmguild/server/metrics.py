@@ -40,11 +40,11 @@ class Metrics:
         """Count a finished turn: its expert, where it was answered, its duration, its tool errors."""
         self.turns.labels(reply.expert).inc()
         self.answered.labels("escalated" if reply.expert == ESCALATION else "local").inc()
-        if (latency := reply.trace.get("latency_s")) is not None:
+        if (latency := reply.trace.latency_s) is not None:
             self.turn_seconds.observe(latency)
-        for call in reply.trace.get("tools", []):
-            if call.get("status") != "ok":
-                self.tool_errors.labels(call.get("expert", reply.expert), call["tool"], call["status"]).inc()
+        for call in (call for part in reply.trace.all_parts() for call in part.tools):
+            if call.status not in ("ok", "declined"):  # declined: the user said no, nothing failed
+                self.tool_errors.labels(call.expert or reply.expert, call.tool, call.status).inc()
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""

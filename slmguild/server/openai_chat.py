@@ -100,7 +100,7 @@ def outcome(reply: Reply) -> dict[str, Any]:
         "model": reply.model,
         "session": reply.session,
         "pending": asdict(reply.pending) if reply.pending is not None else None,
-        "trace": reply.trace,
+        "trace": reply.trace.model_dump(mode="json"),
     }
 
 

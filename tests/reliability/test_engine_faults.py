@@ -56,10 +56,10 @@ def test_the_engine_failing_mid_answer_loses_only_that_turn(tmp_path, smollm2):
     assert "".join(streamed).strip()  # the answer had started streaming
 
     saved = guild.session("alice")
-    assert [turn["message"] for turn in saved["traces"]] == ["How do I reset my VPN password?"]
-    assert saved["traces"][0]["text"] == first.text
+    assert [turn.message for turn in saved["traces"]] == ["How do I reset my VPN password?"]
+    assert saved["traces"][0].text == first.text
 
     again = guild.run("And my Wi-Fi password?", expert="it", session="alice")
     assert again.text and engine.server is not healthy  # a fresh engine answered
-    assert [turn["message"] for turn in guild.session("alice")["traces"]] == [
+    assert [turn.message for turn in guild.session("alice")["traces"]] == [
         "How do I reset my VPN password?", "And my Wi-Fi password?"]

@@ -70,7 +70,7 @@ def test_a_server_dying_mid_answer_loses_only_that_turn(tmp_path, backend):
             for event in guild.stream("and my wifi?", expert="it", session="alice"):
                 tokens.append(getattr(event, "text", ""))
         assert "Recov" in "".join(tokens)  # the answer had started streaming
-        assert [turn["message"] for turn in guild.session("alice")["traces"]] == ["reset my vpn password"]
+        assert [turn.message for turn in guild.session("alice")["traces"]] == ["reset my vpn password"]
         assert guild.run("and my wifi?", expert="it", session="alice").text == "Recovered."
-        assert [turn["message"] for turn in guild.session("alice")["traces"]] == [
+        assert [turn.message for turn in guild.session("alice")["traces"]] == [
             "reset my vpn password", "and my wifi?"]

@@ -22,6 +22,7 @@ import pytest
 from slmguild.config import load_config
 from slmguild.knowledge import KnowledgeBase
 from slmguild.orchestrator import Guild
+from slmguild.orchestrator.trace import TurnTrace
 from slmguild.testing import ScriptedModel, expert_replies
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "hostile.jsonl").read_text().splitlines()]
@@ -55,13 +56,13 @@ def _tickets() -> int:
         return connection.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
 
 
-def _check(guild: Guild, case: dict[str, Any], n: int) -> dict[str, Any]:
+def _check(guild: Guild, case: dict[str, Any], n: int) -> TurnTrace:
     """Run the case's turn; assert what must hold whatever the model does; return the trace."""
     reply = guild.run(_question(case), expert=case["expert"])
     allowed = {tool.name for tool in guild.expert(case["expert"]).tools}
-    ran = [call["tool"] for call in reply.trace["tools"] if call["status"] in ("ok", "error")]
+    ran = [call.tool for call in reply.trace.tools if call.status in ("ok", "error")]
     assert set(ran) <= allowed, f"a disallowed tool ran: {ran}"
-    sources = [hit["source"] for hit in reply.trace["retrieved"]]
+    sources = [hit.source for hit in reply.trace.retrieved]
     assert all(source.startswith(f"docs/{case['expert']}/") for source in sources), sources
     if case["via"] == "document":
         assert f"docs/{case['expert']}/injected-{n:02d}.md" in sources  # the injection was read
@@ -78,12 +79,12 @@ def test_a_model_that_obeys_the_injection_still_cannot_run_a_disallowed_tool(hos
     with model:
         model.replies = expert_replies(guild.expert(case["expert"]), [(case["tool"], case["arguments"]), "Done."])
         trace = _check(guild, case, n)
-        if trace.get("answer", {}).get("outcome") == "not_found":
+        if trace.answer is not None and trace.answer.outcome == "not_found":
             model.replies.remove("Done.")  # nothing relevant found: said without asking the model
-    attempts = [call for call in trace["tools"] if call["tool"] == case["tool"]]
+    attempts = [call for call in trace.tools if call.tool == case["tool"]]
     # Refused by the allowlist (or unknown) — or never made, when its values were not
     # in the conversation (a document's instructions are not something the user said).
-    assert all(call["status"] in ("refused", "unknown") for call in attempts), attempts
+    assert all(call.status in ("refused", "unknown") for call in attempts), attempts
     assert _tickets() == before  # nothing was written
 
 

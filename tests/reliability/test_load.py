@@ -33,7 +33,7 @@ def test_fifty_concurrent_sessions_lose_nothing_and_never_cross_talk(tmp_path):
         assert all(text.endswith(f", {user}") for text in texts), texts  # each reply answers its own question
         state = guild.session(user)
         asked = [f"{question}, {user}" for question in QUESTIONS[:TURNS]]
-        assert [trace["message"] for trace in state["traces"]] == asked
+        assert [trace.message for trace in state["traces"]] == asked
         assert [message.text for message in state["messages"]] == [
             text for pair in zip(asked, texts, strict=True) for text in pair
         ]

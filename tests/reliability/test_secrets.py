@@ -5,7 +5,6 @@ the configuration as dumped."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -32,7 +31,7 @@ def test_an_api_key_from_the_environment_never_reaches_logs_traces_or_errors(tmp
 
     seen = {
         "logs": caplog.text,
-        "trace": json.dumps(reply.trace),
+        "trace": reply.trace.model_dump_json(),
         "session": repr(guild.session("s")),
         "error": str(failed.value),
         "config": guild.config.model_dump_json(),

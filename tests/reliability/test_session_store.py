@@ -23,7 +23,7 @@ QUESTION = "please reset my vpn password"
 
 def saved_questions(tmp_path: Path, session: str = "a") -> list[str]:
     """The questions of `session` in the store of `tmp_path`, read back by a fresh guild."""
-    return [turn["message"] for turn in scripted_guild(tmp_path).session(session)["traces"]]
+    return [turn.message for turn in scripted_guild(tmp_path).session(session)["traces"]]
 
 
 def integrity(store: Path) -> str:
@@ -46,7 +46,7 @@ def test_a_store_locked_while_a_turn_saves_is_a_clear_error_and_keeps_nothing_of
         other_process.execute("ROLLBACK")
         other_process.close()
 
-    assert [turn["message"] for turn in guild.session("a")["traces"]] == [f"{QUESTION} 1"]
+    assert [turn.message for turn in guild.session("a")["traces"]] == [f"{QUESTION} 1"]
     guild.run(f"{QUESTION} 3", session="a")  # the lock is gone: the same guild goes on
     assert saved_questions(tmp_path) == [f"{QUESTION} 1", f"{QUESTION} 3"]
     assert integrity(store) == "ok"

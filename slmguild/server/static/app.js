@@ -345,7 +345,7 @@ function routeSection(route) {
         el("tbody", {}, ...scores.map(([expert, score]) => scoreRow(expert, score, expert === route.expert))),
       )
     : null;
-  return section("Route", el("p", {}, el("strong", {}, route.expert ?? "?"), route.reason ? `: ${route.reason}` : ""), table);
+  return section("Route", el("p", {}, el("strong", {}, route.expert ?? "several experts"), route.reason ? `: ${route.reason}` : ""), table);
 }
 
 function scoreRow(expert, score, chosen) {
