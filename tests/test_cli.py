@@ -146,3 +146,54 @@ def test_models_list_and_path(smollm2):
     assert listing.exit_code == 0 and "smollm2-135m-instruct" in listing.stdout
     path = runner.invoke(app, ["models", "path", "smollm2-135m-instruct"])
     assert path.stdout.strip() == str(smollm2)
+
+
+REPAIR_DESK = """\
+name: desk
+toolboxes: [repair_tools.py]
+answer: {strategy: generative}
+experts:
+  it:
+    description: IT things
+    system_prompt: You are the IT help desk. Answer in one sentence.
+    exemplars: ["how do I reset my password", "my laptop is slow, what can I do"]
+    tools: [order_repair]
+"""
+REPAIR_TOOLS = '''\
+import os
+import slmguild
+
+@slmguild.tool(changes=True, examples=[("Please order a repair for my screen", {"summary": "Broken screen"}),
+                                       ("my keyboard is broken, get it repaired", {"summary": "Broken keyboard"})])
+def order_repair(summary: str) -> str:
+    """Order a repair of a device.
+
+    Args:
+        summary: What is broken, in one sentence.
+    """
+    open(os.environ["REPAIRS_LOG"], "a").write(summary + "\\n")
+    return "repair R-77 ordered"
+'''
+
+
+@pytest.mark.integration
+def test_chat_and_ask_show_a_call_that_waits_and_run_it_only_when_approved(write_guild, tmp_path, monkeypatch):
+    """The real model on a guild whose one tool changes something: the user is asked first."""
+    (tmp_path / "repair_tools.py").write_text(REPAIR_TOOLS)
+    monkeypatch.setenv("REPAIRS_LOG", str(log := tmp_path / "repairs.log"))
+    guild = str(write_guild(REPAIR_DESK))
+    request = "Please order a repair: my laptop screen is cracked.\n"
+    chat = runner.invoke(app, ["chat", "-g", guild, "--session", "c"], input=request + "n\n/quit\n")
+    assert chat.exit_code == 0, chat.output
+    assert "This needs your approval: it would run order_repair(summary=" in chat.output
+    assert "approve? [y]es / [e]dit / [n]o" in chat.output and "Not done: I did not run order_repair(" in chat.output
+    assert not log.exists()  # refused: nothing ran
+
+    asked = runner.invoke(app, ["ask", "-g", guild, "--session", "a", request.strip()])
+    assert asked.exit_code == 0 and "waiting for approval: order_repair(" in asked.output
+    assert f"slmguild ask -g {guild} --session a --approve | --refuse | --edit JSON" in " ".join(asked.output.split())
+    approved = runner.invoke(app, ["ask", "-g", guild, "--session", "a", "--edit", '{"summary": "Cracked screen"}'])
+    assert approved.exit_code == 0, approved.output
+    assert log.read_text() == "Cracked screen\n"  # the edited call ran, once
+    again = runner.invoke(app, ["ask", "-g", guild, "--session", "a", "--approve"])
+    assert again.exit_code == 2 and "no call waiting for approval" in again.output

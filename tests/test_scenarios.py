@@ -143,9 +143,12 @@ def test_a_broken_scenario_reports_the_failing_turn_with_its_expectation_and_tra
     assert first.passed and first.reply.text.startswith("Open https://selfservice.acme.example/vpn.\n\nFrom the documents:")
     assert "- [vpn-password-reset] " in first.reply.text
     assert not result.passed and not second.passed
+    # hr skipped its tool step (a plain question, nearest one it answers itself): its first
+    # request is the grounded answer's, with the question and the notes found for it.
     assert second.failures == [
         "the turn failed: ScriptedModel 'hr' has no reply left for request 1 "
-        "(last message: 'How many days of annual leave do I get per year?')",
+        "(last message: 'Question: How many days of annual leave do I get per year?\\n\\nNotes:\\n- Entitlement: "
+        "Every full-time employee receives 27 w')",
         "replies.it: not all used: the turn asked it fewer times than scripted",
     ]
     report = turn_report(second)

@@ -386,7 +386,8 @@ def test_an_expert_alone_declines_a_call_that_needs_approval_and_says_so():
     with model:
         events, answer = run(expert, "Please order a repair: my screen is broken.")
     assert executed == []
-    assert [(type(e), getattr(e, "approval", None)) for e in events[:2]] == [(PendingCall, None), (ToolResult, "unasked")]
+    kinds = [(type(e), getattr(e, "approval", None)) for e in events[:2]]
+    assert kinds == [(PendingCall, None), (ToolResult, "unasked")]
     assert results(events)[0].status == "declined"
     assert answer.startswith("Not done: I did not run order_repair(summary='The screen is broken')")
 
@@ -582,3 +583,22 @@ def test_registry_refuses_two_tools_with_one_name():
     reserved = StructuredTool.from_function(lambda text: text, name="answer", description="Echo.")
     with pytest.raises(slmguild.ConfigError, match="cannot be called 'answer'"):
         registry.add(reserved)
+
+
+def test_a_plain_question_nearest_a_request_answered_without_a_tool_skips_the_tool_step(example_guild):
+    """The example hr expert (real embeddings, its exemplars and tool examples; no documents)."""
+    config = slmguild.load_config(example_guild, {"answer": {"strategy": "generative"}})
+    for expert in config.experts.values():
+        expert.knowledge.sources = []
+    model = ScriptedModel(replies=["You get 27 days."])
+    guild = slmguild.Guild(config, models=lambda _role, _spec: model)
+    with model:
+        reply = guild.run("How many days of annual leave do I get per year?", expert="hr")
+    assert reply.text == "You get 27 days." and len(model.requests) == 1  # the answer, and nothing before it
+    assert [(step.step, step.skipped) for step in reply.trace.steps] == [
+        ("tool_step", "a question, nearest a request answered without a tool"), ("answer", None)]
+    # Asked to do something, the expert takes the step: the model decides.
+    model.replies = [ANSWER, "You get 27 days."]
+    with model:
+        reply = guild.run("Please tell me how many days of annual leave I get per year.", expert="hr")
+    assert [(step.step, step.skipped) for step in reply.trace.steps] == [("tool_step", None), ("answer", None)]

@@ -101,19 +101,23 @@ class StepTimed:
     `answer` (the answer's generation, and for a grounded answer the check too). `engine`:
     what the engine did in it, when it generated: prompt tokens evaluated and tokens
     generated, and their milliseconds (`prompt_n`, `prompt_ms`, `predicted_n`,
-    `predicted_ms`: llama.cpp's timings; empty for backends that give none).
+    `predicted_ms`: llama.cpp's timings; empty for backends that give none). `skipped`:
+    why a step was not run (its seconds are the time it took to decide so).
     """
 
     expert: str
     step: Literal["retrieve", "tool_step", "answer"]
     seconds: float
     engine: dict[str, float] = field(default_factory=dict)
+    skipped: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The trace's record of the step."""
         record: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 4)}
         if self.engine:
             record["engine"] = self.engine
+        if self.skipped:
+            record["skipped"] = self.skipped
         return record
 
 

@@ -304,9 +304,12 @@ class Expert:
         step stops. `turn.next` then says what follows: another step, approval, the
         answer, or a handoff to another expert."""
         assert self.executor is not None, "an expert with tools needs an executor"
-        if not turn.step_messages:
-            self._start_tool_phase(turn)
         turn.next = "answer"
+        if not turn.step_messages:
+            started = time.perf_counter()
+            if skipped := self._start_tool_phase(turn):
+                yield StepTimed(self.name, "tool_step", time.perf_counter() - started, skipped=skipped)
+                return
         problem = ""
         for attempt in range(self.max_retries + 1):
             # Only the first try is forced: after a problem the model may answer instead.
@@ -380,17 +383,24 @@ class Expert:
         yield ToolResult(self.name, observation, approval.outcome)
         self._observed(turn, observation, pending.call_id)
 
-    def _start_tool_phase(self, turn: ExpertTurn) -> None:
-        """The tool phase's conversation, and which tool (if any) the first try must call."""
+    def _start_tool_phase(self, turn: ExpertTurn) -> str | None:
+        """The tool phase's conversation, and which tool (if any) the first try must call;
+        or why no step is needed (then the expert answers without one)."""
         assert self.demonstrations is not None
         selection = self.demonstrations.select(turn.question, turn.context())
         turn.step_messages = self.step_messages(turn.question, turn.history, selection.shown)
-        # tool_choice nearest forces the first call; a native call cannot be forced on every backend.
+        # tool_choice nearest: the nearest labelled request decides. It forces the first call
+        # (a native call cannot be forced on every backend), or, for a plain question nearest
+        # a request answered without a tool, spares the step: the model would answer anyway.
         may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
+        asks = only_asks(turn.question)
+        if may_force and asks and selection.nearest_answers:
+            return "a question, nearest a request answered without a tool"
         # A question never changes anything: a tool that would is neither forced nor run.
-        turn.frozen = [t.name for t in self.tools if changes_something(t)] if only_asks(turn.question) else []
+        turn.frozen = [t.name for t in self.tools if changes_something(t)] if asks else []
         forced = selection.nearest_call if may_force else None
         turn.forced = forced if forced not in turn.frozen else None
+        return None
 
     def _observed(self, turn: ExpertTurn, observation: Observation, tool_call_id: str | None) -> None:
         """A call's outcome, kept for the answer and shown to the model's next step."""

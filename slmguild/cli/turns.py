@@ -232,6 +232,8 @@ def _clip(text: str, limit: int = 200) -> str:
 def _step_line(step: StepTrace) -> str:
     """A timed step of a turn: its time, and what the engine evaluated and generated in it."""
     line = f"{step.step} {step.seconds} s"
+    if step.skipped:
+        line += f": skipped ({step.skipped})"
     if engine := step.engine:
         line += (f": prompt {engine.get('prompt_n', 0):.0f} tokens in {engine.get('prompt_ms', 0):.0f} ms, "
                  f"{engine.get('predicted_n', 0):.0f} generated in {engine.get('predicted_ms', 0):.0f} ms")
@@ -248,7 +250,8 @@ def trace_tree(trace: TurnTrace, expert: str) -> Tree:
             tree.children.append(trace_tree(part, (part.route.expert if part.route else None) or "?"))
         return tree
     if route is not None:
-        scores = ", ".join(f"{name} {score:.3f}" for name, score in sorted(route.scores.items(), key=lambda item: -item[1]))
+        ranked = sorted(route.scores.items(), key=lambda item: -item[1])
+        scores = ", ".join(f"{name} {score:.3f}" for name, score in ranked)
         node = tree.add(f"route: {route.expert} ({escape(route.reason)})")
         if scores:
             node.add(f"scores: {scores}")

@@ -81,6 +81,7 @@ class StepTrace(_Record):
     step: str
     seconds: float
     engine: dict[str, float] = Field(default_factory=dict)
+    skipped: str | None = None  # why the step was not run
 
 
 class TurnTrace(_Record):

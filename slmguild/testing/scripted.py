@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -15,17 +16,28 @@ from pydantic import Field
 
 from slmguild.serving.structured import JsonSchemaOutput
 
-Reply = str | AIMessage | Callable[[list[BaseMessage], dict[str, Any]], "str | AIMessage"]
+
+@dataclass(frozen=True)
+class StepReply:
+    """A reply to a step decision (a request under a JSON schema) that the model may never
+    be asked for: when the next request is free text instead, it is passed over. An expert
+    skips its tool step when the request needs none (`Expert.tool_step`)."""
+
+    text: str
+
+
+Reply = str | AIMessage | StepReply | Callable[[list[BaseMessage], dict[str, Any]], "str | AIMessage"]
 
 
 class ScriptedModel(JsonSchemaOutput, BaseChatModel):
     """Replies with the next item of `replies` on every request, in order.
 
-    A reply is a string, an `AIMessage` (e.g. with `tool_calls`), or a function of the
-    request's messages and options (`response_format`, `tools`) returning either. Every
-    request is kept in `requests` for assertions. A request after the script ran out
-    fails the test, and so does a script left unused: call `assert_all_used()` or use
-    the model as a context manager. `name` (optional) names it in those failures.
+    A reply is a string, an `AIMessage` (e.g. with `tool_calls`), a `StepReply`, or a
+    function of the request's messages and options (`response_format`, `tools`)
+    returning a string or a message. Every request is kept in `requests` for
+    assertions. A request after the script ran out fails the test, and so does a script
+    left unused: call `assert_all_used()` or use the model as a context manager. `name`
+    (optional) names it in those failures.
 
         with ScriptedModel(replies=['{"action": "answer"}', "Use the portal."]) as model:
             ...
@@ -44,6 +56,8 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
 
     def _next(self, messages: list[BaseMessage], options: dict[str, Any]) -> AIMessage:
         self.requests.append({"messages": list(messages), **options})
+        while self.replies and isinstance(self.replies[0], StepReply) and "response_format" not in options:
+            self.replies.pop(0)  # the step was skipped: this request is the answer
         if not self.replies:
             last = messages[-1].text if messages else ""
             raise AssertionError(
@@ -51,6 +65,8 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
                 f"(last message: {last[:120]!r})"
             )
         reply = self.replies.pop(0)
+        if isinstance(reply, StepReply):
+            reply = reply.text
         if callable(reply):
             reply = reply(list(messages), options)
         return reply if isinstance(reply, AIMessage) else AIMessage(content=reply)

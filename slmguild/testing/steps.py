@@ -17,6 +17,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 from slmguild.agents import Expert
+from slmguild.testing.scripted import StepReply
 from slmguild.tools.steps import ANSWER
 
 ANSWER_STEP = json.dumps({"action": ANSWER})
@@ -30,12 +31,12 @@ def tool_step(tool: str, **arguments: Any) -> str:
     return json.dumps({"action": tool, "arguments": arguments})
 
 
-def expert_replies(expert: Expert, script: Sequence[str | ToolUse]) -> list[str | AIMessage]:
+def expert_replies(expert: Expert, script: Sequence[str | ToolUse]) -> list[str | AIMessage | StepReply]:
     """The replies `expert`'s model must give for `script`: tool uses, then answer texts.
 
     Raises `ValueError` for a tool use scripted for an expert without tools.
     """
-    replies: list[str | AIMessage] = []
+    replies: list[str | AIMessage | StepReply] = []
     approved = False  # the last tool use waited for approval: the answer follows it directly
     for item in script:
         if isinstance(item, tuple):
@@ -49,7 +50,7 @@ def expert_replies(expert: Expert, script: Sequence[str | ToolUse]) -> list[str 
                 replies.append(tool_step(tool, **arguments))
             approved = tool in (expert.approval or ())
         elif expert.tools and expert.tool_calling == "constrained" and not approved:
-            replies += [ANSWER_STEP, item]
+            replies += [StepReply(ANSWER_STEP), item]  # a step the expert skips when nothing needs a tool
         else:  # no tool phase, a native answer, or the answer after an approved call: the whole reply
             replies.append(item)
             approved = False

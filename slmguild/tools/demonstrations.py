@@ -74,10 +74,13 @@ class Demonstration:
 
 @dataclass(frozen=True)
 class Selection:
-    """The demonstrations to show for a request, and the tool to call without asking."""
+    """The demonstrations to show for a request, and the tool to call without asking —
+    or `nearest_answers`: the nearest labelled request is answered without a tool, and
+    the request holds no tool's formed values."""
 
     shown: list[Demonstration]
     nearest_call: str | None = None
+    nearest_answers: bool = False
 
 
 class Demonstrations:
@@ -128,7 +131,7 @@ class Demonstrations:
         lacking = {name for name, item in self.tools.items() if supplies_arguments(item, context or request) is False}
         candidates = [i for i in order if self.items[i].tool in supplied]
         nearest = self.items[candidates[-1] if candidates else order[-1]].tool
-        return Selection(shown, None if nearest in lacking else nearest)
+        return Selection(shown, None if nearest in lacking else nearest, nearest_answers=nearest is None)
 
     def _similarities(self, request: str) -> np.ndarray:
         """Each labelled request's similarity to `request`: that of their closest clauses."""
