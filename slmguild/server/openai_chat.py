@@ -93,15 +93,9 @@ def completion(reply: Reply, model: str) -> dict[str, Any]:
 
 def outcome(reply: Reply) -> dict[str, Any]:
     """Who answered and why: the `slmguild` field of a completion and of the last chunk."""
-    return {
-        "event": "done",
-        "expert": reply.expert,
-        "escalated": reply.expert == ESCALATION,
-        "model": reply.model,
-        "session": reply.session,
-        "pending": asdict(reply.pending) if reply.pending is not None else None,
-        "trace": reply.trace.model_dump(mode="json"),
-    }
+    data = reply.as_json()
+    return {"event": "done", "escalated": reply.expert == ESCALATION,
+            **{key: data[key] for key in ("expert", "model", "session", "pending", "trace")}}
 
 
 def progress(event: Event) -> dict[str, Any] | None:
