@@ -107,7 +107,7 @@ def main() -> None:
         return statistics.median(run[index] for run in results[name])
 
     ratio = median("slmguild", 1) / median("direct", 1)
-    print(f"SmolLM2-135M-Instruct Q4_1, {threads} threads, {args.max_tokens} max tokens, "
+    print(f"{gguf_path(MODEL).name}, {threads} threads, {args.max_tokens} max tokens, "
           f"greedy, median of {args.rounds} alternating rounds\n")
     print("| path | generated tok/s | time to first token | engine start-up | resident memory of the engine |")
     print("|---|---|---|---|---|")

@@ -29,6 +29,7 @@ from typing import Any
 import slmguild
 from slmguild.agents import Expert, ToolResult
 from slmguild.evaluation.metrics import rouge_l
+from slmguild.serving.catalog import gguf_path
 from slmguild.tools import Observation
 from slmguild.tools.steps import argument_schema
 
@@ -121,7 +122,7 @@ def main() -> None:
 
     needing = sum(case["tool"] is not None for case in cases)
     print(f"{len(cases)} prompts ({needing} need a tool, {len(cases) - needing} need none), "
-          f"SmolLM2-135M-Instruct Q4_1 on the embedded engine, greedy, tool phase of each turn, "
+          f"{gguf_path(config.defaults.name or '').name} on the embedded engine, greedy, tool phase of each turn, "
           f"{next(iter(config.experts.values())).demonstrations} demonstrations shown\n")
     print("| tool calling | schema-valid calls | correct tool | correct arguments "
           "| false calls (no-tool prompts) | tool phase p50 | tool phase p95 |")

