@@ -26,7 +26,7 @@ class OnnxEmbeddings(Embeddings):
         tokenizer: Path,
         *,
         max_length: int = 256,
-        batch_size: int = 32,
+        batch_size: int = 4,
         threads: int | None = None,
     ) -> None:
         import onnxruntime
@@ -53,11 +53,18 @@ class OnnxEmbeddings(Embeddings):
         return cls(model, tokenizer, **options)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = [
-            self._embed(texts[start : start + self.batch_size])
-            for start in range(0, len(texts), self.batch_size)
-        ]
-        return np.concatenate(vectors).tolist() if vectors else []
+        """The texts' vectors, in their order. They are embedded shortest first, in small
+        batches: a batch is padded to its longest text, and a turn's passages range from
+        a few words to a table (measured: 0.15 s for a turn's ~12 passages, 0.45 s in
+        one batch of 32)."""
+        if not texts:
+            return []
+        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            vectors[batch] = self._embed([texts[index] for index in batch])
+        return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed([text])[0].tolist()
