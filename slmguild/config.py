@@ -218,7 +218,7 @@ class AnswerConfig(_Strict):
         description="A passage less similar to the question than this is not relevant; with none left, "
         "the answer says that nothing was found",
     )
-    max_tokens: int = Field(64, ge=8, le=4096, description="Length of the model's sentence, at most")
+    max_tokens: int = Field(48, ge=8, le=4096, description="Length of the model's sentence, at most (tokens)")
     not_found: str = Field(
         "I could not find this in my documents.",
         description="What the expert says when its documents and tools have nothing on the question: "
@@ -308,6 +308,10 @@ class EngineConfig(_Strict):
     n_ctx: int = Field(4096, ge=256, description="Context size in tokens, shared by all slots")
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores")
     parallel: int = Field(1, ge=1, le=64, description="Requests decoded concurrently (slots)")
+    prompt_cache_mib: int = Field(
+        8192, ge=0, description="Host memory for evaluated prompts that later requests reuse (llama.cpp's "
+        "prompt cache: each expert's fixed prefix is evaluated once); 0 keeps only what each slot holds",
+    )
     port: int = Field(
         0, ge=0, le=65535, description="Loopback HTTP port; 0 or a taken port picks a free one"
     )

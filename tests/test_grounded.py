@@ -4,11 +4,13 @@ questions that never run a tool that changes something (scripted model, fake emb
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 import slmguild
+from slmguild import Token
 from slmguild.agents.answer_check import Evidence, figures
 from slmguild.config import load_config
 from slmguild.knowledge import KnowledgeBase
@@ -112,13 +114,22 @@ def grounded_guild(tmp_path: Path):
     return build
 
 
-def test_a_checked_draft_is_shown_before_the_cited_passages(grounded_guild):
+def test_the_cited_passages_stream_first_and_the_checked_draft_follows(grounded_guild):
     guild = grounded_guild()
-    with ScriptedModel(replies=["Call the IT service desk on ext. 4357 at once."]) as model:
+
+    def slow_draft(messages, options):
+        time.sleep(0.5)
+        return "Call the IT service desk on ext. 4357 at once."
+
+    with ScriptedModel(replies=[slow_draft]) as model:
         guild.expert("it").model = model
-        reply = guild.run("My laptop was stolen, who do I call?", expert="it")
-    assert reply.text.startswith("Call the IT service desk on ext. 4357 at once.\n\nFrom the documents:\n- [lost] ")
-    assert reply.trace.answer.outcome == "checked" and reply.trace.answer.passages
+        events = list(guild.stream("My laptop was stolen, who do I call?", expert="it"))
+    tokens = [event.text for event in events if isinstance(event, Token)]
+    assert tokens[0].startswith("From the documents:\n- [lost] ")
+    assert tokens[-1] == "\n\nIn short: Call the IT service desk on ext. 4357 at once."
+    # The passages were shown before the model drafted: the user reads them meanwhile.
+    trace = events[-1].reply.trace
+    assert trace.first_token_s < trace.latency_s - 0.4 and trace.answer.outcome == "checked"
 
 
 def test_an_invented_number_or_sentence_is_never_shown_the_passages_are_quoted_instead(grounded_guild):

@@ -91,3 +91,18 @@ def test_bad_requests_are_slmguild_errors(guild):
         guild.run("hi", expert="legal")
     with pytest.raises(slmguild.SlmguildError, match="empty"):
         guild.run("   ")
+
+
+def test_a_second_turn_reuses_the_experts_prompt_prefix(guild, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACME_DB", str(tmp_path / "acme.sqlite"))
+    guild.expert("it").model.engine.stop()  # a fresh engine has nothing cached yet
+
+    def tool_step(message):
+        reply = guild.run(message, expert="it")
+        return next(step.engine for step in reply.trace.steps if step.step == "tool_step" and step.engine)
+
+    first = tool_step("What's the status of my ticket IT-1042?")
+    second = tool_step("Can you check where ticket IT-1045 is at?")  # another turn, another session
+    # The system prompt and the tools are evaluated once: the second turn starts from them.
+    assert first["cache_n"] == 0
+    assert second["cache_n"] > 100 and second["prompt_n"] < first["prompt_n"] - 100

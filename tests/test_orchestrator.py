@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,23 @@ def test_a_request_spanning_two_experts_is_split_and_merged(tmp_path):
     assert "**hr**: hr answers: I'm flying to Berlin next week: how many leave days do I have" in reply.text
     assert "**finance**: finance answers: I'm flying to Berlin next week: what is the hotel limit?" in reply.text
     assert [part.route.expert for part in reply.trace.parts] == ["hr", "finance"]
+
+
+def test_the_parts_of_a_multi_expert_turn_run_at_the_same_time(tmp_path):
+    guild = scripted_guild(tmp_path)
+    both_answering = threading.Barrier(2, timeout=10)  # broken if one part waits for the other
+
+    def meets_the_other_part(name):
+        def reply(messages, options):
+            both_answering.wait()
+            return echo(name)(messages, options)
+        return reply
+
+    for name in ("hr", "finance"):
+        guild.expert(name).model = ScriptedModel(replies=[meets_the_other_part(name)])
+    reply = guild.run("I'm flying to Berlin next week: how many leave days do I have and what is the hotel limit?")
+    assert [part.route.expert for part in reply.trace.parts] == ["hr", "finance"]
+    assert "**hr**: hr answers: " in reply.text and "**finance**: finance answers: " in reply.text
 
 
 def test_a_follow_up_stays_with_the_expert_of_the_conversation(tmp_path):

@@ -326,15 +326,16 @@ def test_values_the_user_must_supply_are_decoded_from_the_conversation_only():
     assert executed == [("to_dollars", {"amount": 80})]
 
 
-def test_a_forced_call_with_made_up_values_lets_the_model_answer_instead():
+def test_a_forced_call_with_made_up_values_is_dropped_and_the_model_answers():
     made_up = call("to_dollars", amount=50)  # the example's amount: the user gave none
-    expert, model = make_expert([made_up, ANSWER, "How much was the bill?"], [to_dollars],
+    expert, model = make_expert([made_up, "How much was the bill?"], [to_dollars],
                                 demonstrations=Demonstrations([to_dollars], ANSWERED, embedder=FakeEmbedder))
     with model:
         _, answer = run(expert, "convert the hotel bill to dollars")
     (branch,) = step_schema(model.requests[0])["anyOf"]
     assert "enum" not in branch["properties"]["arguments"]["properties"]["amount"]  # no value to offer
-    assert len(step_schema(model.requests[1])["anyOf"]) == 2  # the retry may answer
+    # Not retried: with no amount in the conversation, a retry could only make up another.
+    assert len(model.requests) == 2 and "response_format" not in model.requests[1]
     assert executed == [] and answer == "How much was the bill?"
 
 
@@ -486,14 +487,12 @@ def test_retries_are_bounded_and_end_with_an_honest_answer():
     assert answer.startswith("Sorry, I could not complete this request: after 3 attempts")
 
 
-def test_made_up_ids_are_not_called_and_the_model_is_told():
+def test_made_up_ids_are_not_called_and_the_expert_answers_without_the_tool():
     # IT-1234 is the tool's own example, not anything the user said
-    expert, model = make_expert([call("ticket_status", ticket_id="IT-1234"), ANSWER, "Use the portal."],
-                                [ticket_status])
+    expert, model = make_expert([call("ticket_status", ticket_id="IT-1234"), "Use the portal."], [ticket_status])
     with model:
         events, answer = run(expert, "How do I reset my VPN password?")
     assert results(events) == [] and executed == []
-    assert "do not appear in the conversation: ticket_id='IT-1234'" in model.requests[1]["messages"][-1].text
     assert answer == "Use the portal."
 
 
@@ -556,7 +555,7 @@ def test_guild_resolves_toolboxes_and_references(write_guild, tmp_path):
     events = list(guild.stream("Is gw1 up?", expert="it"))
     reply = events[-1].reply
     # The checked answer, then what the tool said.
-    assert isinstance(events[-1], Done) and reply.text == "It answers.\n\nFrom what I found:\n- ping: pong from gw1"
+    assert isinstance(events[-1], Done) and reply.text == "From what I found:\n- ping: pong from gw1\n\nIn short: It answers."
     assert [call.model_dump() for call in reply.trace.tools] == [
         {"tool": "ping", "arguments": {"host": "gw1"}, "status": "ok", "content": "pong from gw1",
          "duration_s": reply.trace.tools[0].duration_s, "expert": "it", "approval": None}
@@ -602,3 +601,17 @@ def test_a_plain_question_nearest_a_request_answered_without_a_tool_skips_the_to
     with model:
         reply = guild.run("Please tell me how many days of annual leave I get per year.", expert="hr")
     assert [(step.step, step.skipped) for step in reply.trace.steps] == [("tool_step", None), ("answer", None)]
+
+
+def test_a_plain_question_nearest_a_call_it_has_no_values_for_skips_the_tool_step(example_guild):
+    """Nearest the hr expert's leave_balance examples, but with no employee id to call it with."""
+    config = slmguild.load_config(example_guild, {"answer": {"strategy": "generative"}})
+    for expert in config.experts.values():
+        expert.knowledge.sources = []
+    model = ScriptedModel(replies=["Your balance is in PeopleHub."])
+    guild = slmguild.Guild(config, models=lambda _role, _spec: model)
+    with model:
+        reply = guild.run("How many leave days do I have left?", expert="hr")
+    assert len(model.requests) == 1  # the answer only: the model made up no employee id
+    assert [(step.step, step.skipped) for step in reply.trace.steps] == [
+        ("tool_step", "a question, nearest a tool call it has no values for"), ("answer", None)]

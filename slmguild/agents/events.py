@@ -99,9 +99,10 @@ class StepTimed:
 
     `step`: `retrieve` (the search), `tool_step` (one decision: call a tool, or answer),
     `answer` (the answer's generation, and for a grounded answer the check too). `engine`:
-    what the engine did in it, when it generated: prompt tokens evaluated and tokens
-    generated, and their milliseconds (`prompt_n`, `prompt_ms`, `predicted_n`,
-    `predicted_ms`: llama.cpp's timings; empty for backends that give none). `skipped`:
+    what the engine did in it, when it generated: prompt tokens evaluated, prompt tokens
+    reused from its cache (a prefix it had evaluated before), tokens generated, and the
+    milliseconds (`prompt_n`, `cache_n`, `prompt_ms`, `predicted_n`, `predicted_ms`:
+    llama.cpp's timings; empty for backends that give none). `skipped`:
     why a step was not run (its seconds are the time it took to decide so).
     """
 
@@ -125,5 +126,5 @@ def engine_timings(metadata: dict[str, Any] | None) -> dict[str, float]:
     """llama.cpp's token counts and times from a reply's `response_metadata` (empty when
     the backend gives none)."""
     timings = (metadata or {}).get("timings") or {}
-    keys = ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms")
+    keys = ("prompt_n", "cache_n", "prompt_ms", "predicted_n", "predicted_ms")
     return {key: round(float(timings[key]), 2) for key in keys if key in timings}

@@ -46,7 +46,7 @@ from slmguild.agents.events import (
     ToolResult,
     engine_timings,
 )
-from slmguild.agents.grounded import GroundedAnswerer, Grounding
+from slmguild.agents.grounded import CONCLUSION, GroundedAnswerer, Grounding
 from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
@@ -188,7 +188,8 @@ class Expert:
 
     def answer(self, turn: ExpertTurn) -> Iterator[AIMessageChunk | Grounding | StepTimed]:
         """The answer step: generated from what the search and the tools found, streamed
-        (a grounded answer arrives whole, once it is checked)."""
+        (a grounded answer: the quoted findings at once, then the model's sentence once
+        it is checked)."""
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
@@ -206,22 +207,34 @@ class Expert:
             yield AIMessageChunk(content=citation)
 
     def _grounded_answer(self, turn: ExpertTurn) -> Iterator[Grounding | AIMessageChunk | StepTimed]:
-        # Checked before it is shown, so it arrives whole: it is one short sentence and quotes.
         assert self.grounded is not None
         started = time.perf_counter()
-        with backend_errors(self.spec):
-            if self.knowledge is None and not self.tools:  # a generalist: its own answer, checked
+        if self.knowledge is None and not self.tools:  # a generalist: its own answer, shown once checked
+            with backend_errors(self.spec):
                 messages = self.messages(turn.question, turn.history)
                 text, grounding, reply = self.grounded.checked_answer(messages, turn.question, self.model)
-            else:
-                text, grounding, reply = self.grounded.answer(
-                    turn.question, turn.hits, turn.observations, self.model
-                )
+            yield from self._grounded_end(grounding, reply, started)
+            yield AIMessageChunk(content=text, usage_metadata=reply.usage_metadata)
+            return
+        found = self.grounded.findings(turn.question, turn.hits, turn.observations)
+        if not found:
+            text, grounding = self.grounded.nothing_found()
+            yield from self._grounded_end(grounding, None, started)
+            yield AIMessageChunk(content=text)
+            return
+        # The findings are shown while the model drafts; its sentence follows once checked.
+        yield AIMessageChunk(content=found.quoted())
+        with backend_errors(self.spec):
+            grounding, reply = self.grounded.conclude(turn.question, found, self.model)
+        yield from self._grounded_end(grounding, reply, started)
+        shown = CONCLUSION.format(draft=grounding.draft) if grounding.outcome == "checked" else ""
+        yield AIMessageChunk(content=shown, usage_metadata=reply.usage_metadata if reply is not None else None)
+
+    def _grounded_end(self, grounding: Grounding, reply: AIMessage | None, started: float) -> Iterator[Grounding | StepTimed]:
+        """How the grounded answer was made, and the answer step's time (for the trace)."""
         yield grounding
         engine = engine_timings(reply.response_metadata) if reply is not None else {}
         yield StepTimed(self.name, "answer", time.perf_counter() - started, engine)
-        usage = reply.usage_metadata if reply is not None else None
-        yield AIMessageChunk(content=text, usage_metadata=usage)
 
     def _answer_messages(self, turn: ExpertTurn) -> list[BaseMessage]:
         """The question, with what the search and the tools found: small models use
@@ -300,7 +313,8 @@ class Expert:
     async def tool_step(self, turn: ExpertTurn) -> AsyncGenerator[ToolCall | ToolResult | Handoff | StepTimed |
                                                                   PendingCall, None]:
         """One step of the tool phase: the model chooses (retried when its choice is
-        invalid), and the calls it chose run — except one that needs approval, where the
+        invalid; a call with made-up ids, dates or numbers is dropped, and the expert
+        answers without it), and the calls it chose run — except one that needs approval, where the
         step stops. `turn.next` then says what follows: another step, approval, the
         answer, or a handoff to another expert."""
         assert self.executor is not None, "an expert with tools needs an executor"
@@ -329,6 +343,11 @@ class Expert:
                 # Small models repeat a call they have the result of (up to max_steps):
                 # the result is in the conversation already, so answer from it.
                 return
+            if problem.startswith(UNGROUNDED):
+                # The schema limits every argument the conversation has values for to them, so
+                # a made-up value is one the conversation has none for: a retry could only make
+                # up another (measured: three tries of ~0.8 s each). Answer without the tool.
+                return
             turn.step_messages.append(reply)
             if not calls:
                 turn.step_messages.append(HumanMessage(f"That reply was invalid: {problem}. Try again."))
@@ -354,8 +373,6 @@ class Expert:
                 turn.step += 1  # this step is done: the model may call another tool or answer
                 turn.next = "tool_step" if turn.step < self.max_steps else "answer"
                 return  # out of steps: the answer is made from what the tools returned so far
-        if problem.startswith(UNGROUNDED):
-            return  # the model wanted data nobody gave: answer without the tool
         turn.canned_answer = (
             f"Sorry, I could not complete this request: after {self.max_retries + 1} "
             f"attempts the tool call was still invalid ({problem})."
@@ -391,11 +408,14 @@ class Expert:
         turn.step_messages = self.step_messages(turn.question, turn.history, selection.shown)
         # tool_choice nearest: the nearest labelled request decides. It forces the first call
         # (a native call cannot be forced on every backend), or, for a plain question nearest
-        # a request answered without a tool, spares the step: the model would answer anyway.
+        # a request answered without a tool, or a call this conversation has no values for,
+        # spares the step: the model would answer anyway, or make values up.
         may_force = self.tool_choice == "nearest" and self.tool_calling == "constrained"
         asks = only_asks(turn.question)
         if may_force and asks and selection.nearest_answers:
             return "a question, nearest a request answered without a tool"
+        if may_force and asks and selection.nearest_lacks_values:
+            return "a question, nearest a tool call it has no values for"
         # A question never changes anything: a tool that would is neither forced nor run.
         turn.frozen = [t.name for t in self.tools if changes_something(t)] if asks else []
         forced = selection.nearest_call if may_force else None

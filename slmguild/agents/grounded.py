@@ -8,12 +8,14 @@ expert with knowledge or tools answers in three moves (README, "Grounded answers
 2. **draft** (strategy `grounded`): the model states the answer in one short sentence
    from those passages and the tools' results;
 3. **check**: every figure of the draft must occur in that evidence and every sentence
-   must be supported by one passage (`answer_check`). A draft that passes is shown
-   first; one that fails is dropped — an invented figure is never shown.
+   must be supported by one passage (`answer_check`). A draft that passes is shown;
+   one that fails is dropped — an invented figure is never shown.
 
-The passages then follow, quoted and cited, so that the user sees what the answer rests
-on (with strategy `extractive` they are the whole answer, and no model runs). When the
-search found nothing relevant and no tool answered, the expert says so, and where to ask.
+The passages are shown first, quoted and cited, as soon as they are chosen: the user
+reads what the answer rests on while the model drafts (README, "Fast turns": the first
+token at 0.68 s p50 instead of 2.14 s on two cores), and the checked sentence follows. With strategy
+`extractive` they are the whole answer, and no model runs. When the search found nothing
+relevant and no tool answered, the expert says so, and where to ask.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from slmguild.tools import Observation
 DRAFT_SYSTEM = "You answer questions from the notes you are given."
 DRAFT_PROMPT = "Question: {question}\n\nNotes:\n{notes}\n\nReply with one short sentence from the notes that answers the question."
 Outcome = Literal["checked", "quoted", "not_found", "withheld"]
+CONCLUSION = "\n\nIn short: {draft}"  # a checked draft, after the quoted findings
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,27 @@ class Grounding:
         }
 
 
+@dataclass(frozen=True)
+class Findings:
+    """What a grounded answer rests on: the passages chosen for the question (with their
+    cosine), and the tools' results."""
+
+    passages: tuple[tuple[Passage, float], ...]
+    results: tuple[Observation, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.passages or self.results)
+
+    def quoted(self) -> str:
+        """The findings as the user reads them: each result, each passage under its document's id."""
+        lines = [f"- {obs.tool}: {obs.content}" if obs.status == "ok" else f"- {obs.tool} failed: {obs.content}"
+                 for obs in self.results]
+        # A list's lines are indented under its quote, so that each quote reads as one item.
+        lines += ["- [{}] {}".format(source_id(p.hit), p.shown.replace("\n", "\n  ")) for p, _ in self.passages]
+        heading = "From the documents:" if self.passages and not self.results else "From what I found:"
+        return "\n".join([heading, *lines])
+
+
 @dataclass
 class GroundedAnswerer:
     """Makes an expert's grounded (or extractive) answer from its search's hits and tools' results."""
@@ -88,33 +112,35 @@ class GroundedAnswerer:
         chosen = select_passages(question, hits, self.embedder(), count=self.settings.passages)
         return [(passage, score) for passage, score in chosen if score >= self.settings.min_similarity]
 
-    def answer(
-        self, question: str, hits: Sequence[Hit], observations: Sequence[Observation], model: BaseChatModel
-    ) -> tuple[str, Grounding, AIMessage | None]:
-        """(the answer, how it was made, the model's reply when it drafted one); `model`
-        (the expert's) drafts the sentence, greedily and in at most `max_tokens` tokens."""
-        passages = self.evidence(question, hits)
-        # What the tools said, failures included: "no ticket IT-9999" is an answer too.
-        results = [obs for obs in observations if not obs.retryable]
-        if not passages and not results:
-            text = self.settings.not_found
-            return text, Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found"), None
-        quoted = _quote(passages, results)
+    def findings(self, question: str, hits: Sequence[Hit], observations: Sequence[Observation]) -> Findings:
+        """What the answer rests on: the passages that bear on `question`, and what the
+        tools said, failures included ("no ticket IT-9999" is an answer too)."""
+        results = tuple(obs for obs in observations if not obs.retryable)
+        return Findings(tuple(self.evidence(question, hits)), results)
+
+    def nothing_found(self) -> tuple[str, Grounding]:
+        """The answer when neither the documents nor the tools said anything relevant."""
+        return self.settings.not_found, Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found")
+
+    def conclude(self, question: str, found: Findings, model: BaseChatModel) -> tuple[Grounding, AIMessage | None]:
+        """(how the answer was made, the model's reply when it drafted one): `model` (the
+        expert's) drafts one sentence from `found`, greedily and in at most `max_tokens`
+        tokens, and the check decides whether it is shown (outcome `checked`) or not
+        (`quoted`: the quoted findings are the answer). Strategy `extractive` runs no model."""
         if self.settings.strategy == "extractive":
-            return quoted, Grounding(self.expert, "extractive", tuple(passages), "", CheckResult(), "quoted"), None
-        notes = [f"- {p.shown}" for p, _ in passages] + [f"- {obs.for_model()}" for obs in results]
+            return Grounding(self.expert, "extractive", found.passages, "", CheckResult(), "quoted"), None
+        notes = [f"- {p.shown}" for p, _ in found.passages] + [f"- {obs.for_model()}" for obs in found.results]
         reply = capped(model, self.settings.max_tokens).invoke([
             SystemMessage(DRAFT_SYSTEM),
             HumanMessage(DRAFT_PROMPT.format(question=question, notes="\n".join(notes))),
         ])
         draft = reply.text.strip()
         # With a tool's result, only figures are checked: its JSON holds few of an answer's words.
-        evidence = Evidence([*(p.shown for p, _ in passages), *(obs.content for obs in results)], question,
-                            sentences=not results)
+        evidence = Evidence([*(p.shown for p, _ in found.passages), *(obs.content for obs in found.results)],
+                            question, sentences=not found.results)
         check = evidence.check(draft)
         outcome: Outcome = "checked" if draft and check.passed else "quoted"
-        text = f"{draft}\n\n{quoted}" if outcome == "checked" else quoted
-        return text, Grounding(self.expert, "grounded", tuple(passages), draft, check, outcome), reply
+        return Grounding(self.expert, "grounded", found.passages, draft, check, outcome), reply
 
     def checked_answer(
         self, messages: Sequence[BaseMessage], question: str, model: BaseChatModel
@@ -127,13 +153,3 @@ class GroundedAnswerer:
         outcome: Outcome = "checked" if check.passed else "withheld"
         text = draft if check.passed else self.settings.not_found
         return text, Grounding(self.expert, self.settings.strategy, (), draft, check, outcome), reply
-
-
-def _quote(passages: Sequence[tuple[Passage, float]], results: Sequence[Observation]) -> str:
-    """The evidence as the user reads it: each passage quoted under its document's id."""
-    lines = [f"- {obs.tool}: {obs.content}" if obs.status == "ok" else f"- {obs.tool} failed: {obs.content}"
-             for obs in results]
-    # A list's lines are indented under its quote, so that each quote reads as one item.
-    lines += ["- [{}] {}".format(source_id(p.hit), p.shown.replace("\n", "\n  ")) for p, _ in passages]
-    heading = "From the documents:" if passages and not results else "From what I found:"
-    return "\n".join([heading, *lines])

@@ -235,7 +235,8 @@ def _step_line(step: StepTrace) -> str:
     if step.skipped:
         line += f": skipped ({step.skipped})"
     if engine := step.engine:
-        line += (f": prompt {engine.get('prompt_n', 0):.0f} tokens in {engine.get('prompt_ms', 0):.0f} ms, "
+        reused = f" (+{engine['cache_n']:.0f} reused)" if engine.get("cache_n") else ""
+        line += (f": prompt {engine.get('prompt_n', 0):.0f} tokens{reused} in {engine.get('prompt_ms', 0):.0f} ms, "
                  f"{engine.get('predicted_n', 0):.0f} generated in {engine.get('predicted_ms', 0):.0f} ms")
     return line
 

@@ -106,6 +106,7 @@ class EmbeddedEngine:
         params.model.path = str(self.model_path)
         params.n_ctx = self.config.n_ctx
         params.n_parallel = self.config.parallel
+        params.cache_ram_mib = self.config.prompt_cache_mib
         threads = self.config.threads or os.cpu_count() or 1
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
@@ -237,16 +238,18 @@ def _usable_port(port: int) -> int:
     return port
 
 
-_engines: dict[Path, EmbeddedEngine] = {}
+_engines: dict[tuple[Path, str], EmbeddedEngine] = {}
 _engines_lock = threading.Lock()
 
 
 def engine_for(model_path: Path, config: EngineConfig | None = None) -> EmbeddedEngine:
-    """The process-wide engine of a base model (created on first call, started on first use)."""
-    key = Path(model_path).resolve()
+    """The process-wide engine of a base model with these settings (created on first
+    call, started on first use): experts that share both share one engine."""
+    path = Path(model_path).resolve()
+    key = (path, (config or EngineConfig()).model_dump_json())
     with _engines_lock:
         if key not in _engines:
-            _engines[key] = EmbeddedEngine(key, config)
+            _engines[key] = EmbeddedEngine(path, config)
         return _engines[key]
 
 

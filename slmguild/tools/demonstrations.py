@@ -75,12 +75,14 @@ class Demonstration:
 @dataclass(frozen=True)
 class Selection:
     """The demonstrations to show for a request, and the tool to call without asking —
-    or `nearest_answers`: the nearest labelled request is answered without a tool, and
-    the request holds no tool's formed values."""
+    or why none: `nearest_answers`, the nearest labelled request is answered without a
+    tool and the request holds no tool's formed values; `nearest_lacks_values`, the
+    nearest calls a tool whose formed values (ids, dates, numbers) the conversation lacks."""
 
     shown: list[Demonstration]
     nearest_call: str | None = None
     nearest_answers: bool = False
+    nearest_lacks_values: bool = False
 
 
 class Demonstrations:
@@ -131,7 +133,8 @@ class Demonstrations:
         lacking = {name for name, item in self.tools.items() if supplies_arguments(item, context or request) is False}
         candidates = [i for i in order if self.items[i].tool in supplied]
         nearest = self.items[candidates[-1] if candidates else order[-1]].tool
-        return Selection(shown, None if nearest in lacking else nearest, nearest_answers=nearest is None)
+        return Selection(shown, None if nearest in lacking else nearest, nearest_answers=nearest is None,
+                         nearest_lacks_values=nearest in lacking)
 
     def _similarities(self, request: str) -> np.ndarray:
         """Each labelled request's similarity to `request`: that of their closest clauses."""
