@@ -30,6 +30,7 @@ QUICK = {
     "serve_load.py": ["--clients", "2", "--max-tokens", "8"],
     "serving.py": ["--rounds", "1", "--max-tokens", "8"],
     "tool_calls.py": ["--limit", "2"],
+    "turns.py": ["--questions", "1", "--tools", "1", "--two-experts", "1"],
 }
 LIBRARIES = {"model_free.py"}  # imported by other scripts, not run on its own
 
