@@ -584,13 +584,18 @@ def test_registry_refuses_two_tools_with_one_name():
         registry.add(reserved)
 
 
-def test_a_plain_question_nearest_a_request_answered_without_a_tool_skips_the_tool_step(example_guild):
-    """The example hr expert (real embeddings, its exemplars and tool examples; no documents)."""
+def example_guild_without_documents(example_guild, model):
+    """The example guild's experts (real embeddings, their exemplars and tool examples),
+    without documents, answering freely with `model`."""
     config = slmguild.load_config(example_guild, {"answer": {"strategy": "generative"}})
     for expert in config.experts.values():
         expert.knowledge.sources = []
+    return slmguild.Guild(config, models=lambda _role, _spec: model)
+
+
+def test_a_plain_question_nearest_a_request_answered_without_a_tool_skips_the_tool_step(example_guild):
     model = ScriptedModel(replies=["You get 27 days."])
-    guild = slmguild.Guild(config, models=lambda _role, _spec: model)
+    guild = example_guild_without_documents(example_guild, model)
     with model:
         reply = guild.run("How many days of annual leave do I get per year?", expert="hr")
     assert reply.text == "You get 27 days." and len(model.requests) == 1  # the answer, and nothing before it
@@ -605,11 +610,8 @@ def test_a_plain_question_nearest_a_request_answered_without_a_tool_skips_the_to
 
 def test_a_plain_question_nearest_a_call_it_has_no_values_for_skips_the_tool_step(example_guild):
     """Nearest the hr expert's leave_balance examples, but with no employee id to call it with."""
-    config = slmguild.load_config(example_guild, {"answer": {"strategy": "generative"}})
-    for expert in config.experts.values():
-        expert.knowledge.sources = []
     model = ScriptedModel(replies=["Your balance is in PeopleHub."])
-    guild = slmguild.Guild(config, models=lambda _role, _spec: model)
+    guild = example_guild_without_documents(example_guild, model)
     with model:
         reply = guild.run("How many leave days do I have left?", expert="hr")
     assert len(model.requests) == 1  # the answer only: the model made up no employee id
