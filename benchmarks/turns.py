@@ -128,6 +128,7 @@ def measure(guild: Any, engine: Any, kind: str, message: str, session: str) -> T
 
 
 def percentile(values: list[float], q: int) -> float:
+    """The `q`th percentile (a multiple of 5) of `values`."""
     return statistics.quantiles(values, n=20)[q // 5 - 1] if len(values) > 1 else values[0]
 
 
@@ -147,6 +148,8 @@ def summary(turns: list[Turn]) -> dict[str, float]:
 def breakdown(turns: list[Turn]) -> dict[str, float]:
     """Mean seconds per step of a single-expert turn, and the engine's tokens and speeds."""
     steps = ("route", "retrieve", "tool_step", "answer", "checks", "saving")
+    if not turns:
+        return {}
     result: dict[str, float] = {"turns": len(turns)}
     result |= {name: statistics.fmean(t.steps.get(name, 0.0) for t in turns) for name in steps}
     for kind in ("prompt", "predicted"):
@@ -263,7 +266,8 @@ def main() -> None:
           "| reused prompt tokens | generated tokens (tok/s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, kinds in figures.items():
-        b = kinds["breakdown"]
+        if not (b := kinds["breakdown"]):
+            continue
         print(f"| {name} | {b['turns']:.0f} | {b['route'] * 1000:.0f} ms | {b['retrieve'] * 1000:.0f} ms | {b['tool_step']:.2f} s | "
               f"{b['answer']:.2f} s | {b['checks'] * 1000:.0f} ms | {b['saving'] * 1000:.0f} ms | "
               f"{b['prompt_tokens']:.0f} ({b['prompt_per_s']:.0f}) | {b['reused_tokens']:.0f} | {b['predicted_tokens']:.0f} "
