@@ -405,7 +405,6 @@ class Expert:
         or why no step is needed (then the expert answers without one)."""
         assert self.demonstrations is not None
         selection = self.demonstrations.select(turn.question, turn.context())
-        turn.step_messages = self.step_messages(turn.question, turn.history, selection.shown)
         # tool_choice nearest: the nearest labelled request decides. It forces the first call
         # (a native call cannot be forced on every backend), or, for a plain question nearest
         # a request answered without a tool, or a call this conversation has no values for,
@@ -416,6 +415,7 @@ class Expert:
             return "a question, nearest a request answered without a tool"
         if may_force and asks and selection.nearest_lacks_values:
             return "a question, nearest a tool call it has no values for"
+        turn.step_messages = self.step_messages(turn.question, turn.history, selection.shown)
         # A question never changes anything: a tool that would is neither forced nor run.
         turn.frozen = [t.name for t in self.tools if changes_something(t)] if asks else []
         forced = selection.nearest_call if may_force else None
