@@ -21,6 +21,7 @@ import slmguild
 from slmguild import Done, Escalated, Planned, Routed, Token
 from slmguild.config import GuildConfig
 from slmguild.knowledge import KnowledgeBase
+from slmguild.orchestrator.planner import split_by_clauses
 from slmguild.orchestrator.sessions import SessionStoreError
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from tests.postgres import postgres_url  # noqa: F401  (fixture)
@@ -144,6 +145,14 @@ def test_a_request_spanning_two_experts_is_split_and_merged(tmp_path):
     assert "**hr**: hr answers: I'm flying to Berlin next week: how many leave days do I have" in reply.text
     assert "**finance**: finance answers: I'm flying to Berlin next week: what is the hotel limit?" in reply.text
     assert [part.route.expert for part in reply.trace.parts] == ["hr", "finance"]
+
+
+def test_a_piece_that_says_nothing_on_its_own_stays_with_the_piece_before_it(tmp_path):
+    scorer = scripted_guild(tmp_path).scorer
+    assert split_by_clauses("my laptop screen is broken. What do I do now?", scorer) is None
+    plan = split_by_clauses("Hi! how many leave days do I have? And what is the hotel limit per night?", scorer)
+    assert [(part.expert, part.question) for part in plan.parts] == [
+        ("hr", "Hi! how many leave days do I have?"), ("finance", "And what is the hotel limit per night?")]
 
 
 def test_the_parts_of_a_multi_expert_turn_run_at_the_same_time(tmp_path):

@@ -18,13 +18,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
+from slmguild.knowledge.words import content_words
 from slmguild.orchestrator.routers import ScoringRouter
 
 _QUESTION_START = r"(?:how|what|when|where|who|which|why|can|could|do|does|did|is|are|am|should|will|would|may)"
 _CLAUSE_BREAK = re.compile(
     rf"(?<=[?.!;])\s+|\s*,?\s+(?:and|also|plus)\s+(?={_QUESTION_START}\b)", re.IGNORECASE
 )
-_MIN_WORDS = 3  # a shorter piece ("and?") is not a question of its own
+# A piece with fewer content words ("what do I do now?", "and?", "Hi!") is not a question
+# of its own: routed alone it went to whichever expert was nearest ("oops, paid for a
+# family dinner with the company Visa. what do I do now?" became finance + IT).
+_MIN_CONTENT_WORDS = 2
 
 
 class Part(BaseModel):
@@ -47,8 +51,7 @@ class Plan(BaseModel):
 def split_by_clauses(message: str, router: ScoringRouter) -> Plan | None:
     """A plan when the request's clauses belong to two or more experts, else None."""
     preamble, _, body = message.rpartition(":") if ":" in message[:120] else ("", "", message)
-    pieces = [piece.strip() for piece in _CLAUSE_BREAK.split(body) if piece and piece.strip()]
-    pieces = [piece for piece in pieces if len(piece.split()) >= _MIN_WORDS]
+    pieces = _questions([piece.strip() for piece in _CLAUSE_BREAK.split(body) if piece and piece.strip()])
     if len(pieces) < 2:
         return None
     owners = [router.decide(router.scores(piece)).expert for piece in pieces]
@@ -59,6 +62,22 @@ def split_by_clauses(message: str, router: ScoringRouter) -> Plan | None:
         merged.setdefault(owner, []).append(piece)  # type: ignore[arg-type]
     context = f"{preamble.strip()}: " if preamble.strip() else ""
     return Plan(parts=[Part(expert=e, question=context + " ".join(q)) for e, q in merged.items()])
+
+
+def _questions(pieces: list[str]) -> list[str]:
+    """`pieces` with each one that says nothing on its own joined to its neighbour: the
+    piece before it, or for a leading one ("Hi!"), the piece after it."""
+    joined: list[str] = []
+    pending = ""  # leading pieces without content, waiting for one with some
+    for piece in pieces:
+        if len(content_words(piece)) >= _MIN_CONTENT_WORDS:
+            joined.append(f"{pending} {piece}".strip())
+            pending = ""
+        elif joined:
+            joined[-1] += f" {piece}"
+        else:
+            pending = f"{pending} {piece}".strip()
+    return joined
 
 
 class LLMPlanner:
