@@ -97,6 +97,20 @@ class Findings:
         return "\n".join([heading, *lines])
 
 
+def draft_messages(question: str, found: Findings) -> list[BaseMessage]:
+    """The prompt the model drafts its sentence from (and adapters are trained on:
+    `slmguild.finetune.expert_work`)."""
+    notes = [f"- {p.shown}" for p, _ in found.passages] + [f"- {obs.for_model()}" for obs in found.results]
+    return [SystemMessage(DRAFT_SYSTEM), HumanMessage(DRAFT_PROMPT.format(question=question, notes="\n".join(notes)))]
+
+
+def draft_evidence(question: str, found: Findings) -> Evidence:
+    """What a draft from `found` is checked against. With a tool's result, only figures
+    are checked: its JSON holds few of an answer's words."""
+    return Evidence([*(p.shown for p, _ in found.passages), *(obs.content for obs in found.results)],
+                    question, sentences=not found.results)
+
+
 @dataclass
 class GroundedAnswerer:
     """Makes an expert's grounded (or extractive) answer from its search's hits and tools' results."""
@@ -129,16 +143,9 @@ class GroundedAnswerer:
         (`quoted`: the quoted findings are the answer). Strategy `extractive` runs no model."""
         if self.settings.strategy == "extractive":
             return Grounding(self.expert, "extractive", found.passages, "", CheckResult(), "quoted"), None
-        notes = [f"- {p.shown}" for p, _ in found.passages] + [f"- {obs.for_model()}" for obs in found.results]
-        reply = capped(model, self.settings.max_tokens).invoke([
-            SystemMessage(DRAFT_SYSTEM),
-            HumanMessage(DRAFT_PROMPT.format(question=question, notes="\n".join(notes))),
-        ])
+        reply = capped(model, self.settings.max_tokens).invoke(draft_messages(question, found))
         draft = reply.text.strip()
-        # With a tool's result, only figures are checked: its JSON holds few of an answer's words.
-        evidence = Evidence([*(p.shown for p, _ in found.passages), *(obs.content for obs in found.results)],
-                            question, sentences=not found.results)
-        check = evidence.check(draft)
+        check = draft_evidence(question, found).check(draft)
         outcome: Outcome = "checked" if draft and check.passed else "quoted"
         return Grounding(self.expert, "grounded", found.passages, draft, check, outcome), reply
 

@@ -46,7 +46,8 @@ app = typer.Typer(
     help="Fine-tuning: each expert's LoRA adapter, from its dataset to a served, measured adapter.",
     no_args_is_help=True,
 )
-data = typer.Typer(help="Datasets: build (validate, dedupe, split), inspect, synthesize.", no_args_is_help=True)
+data = typer.Typer(help="Datasets: build (validate, dedupe, split), inspect, synthesize, the expert's work.",
+                   no_args_is_help=True)
 app.add_typer(data, name="data")
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Where to write the chat-format JSON lines.")]
 
@@ -120,6 +121,62 @@ def synth(
         raise SlmguildError("the teacher wrote no usable pair: try a larger teacher (escalation:)")
     write_examples(out, examples)
     console.print(f"{out}: {len(examples)} examples from {len(passages)} chunks (run `finetune data build` to split)")
+
+
+@data.command("work")
+def work(
+    expert: Annotated[str, typer.Option("--expert", "-e", help="The expert whose work the data is.")],
+    questions: Annotated[
+        list[Path],
+        typer.Option("--questions", "-q", help='JSON lines: {"question", "answer", "source"?, "expert"?} rows '
+                     "(rows of other experts skipped) or chat examples. Repeat for several files."),
+    ],
+    out: OutOption,
+    guild: GuildOption = Path("guild.yaml"),
+    distractors: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of questions also asked with the answer's document taken out.")] = 0.2,
+    held_out_documents: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Share of the expert's documents whose questions are the eval split.")] = 0.2,
+    steps: Annotated[bool, typer.Option(help="Also the tool-step decisions of the expert's labelled requests.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the distractor and held-out draws.")] = 0,
+) -> None:
+    """Training data that is the expert's own work, in the prompts it is served with: its
+    grounded answers from what its own search returns (RAFT), and its tool steps.
+
+    Run `slmguild ingest` first: the questions go through the expert's search.
+    """
+    from slmguild.evaluation.data import read_jsonl
+    from slmguild.finetune.expert_work import (
+        grounded_examples,
+        questions_from_rows,
+        tool_step_examples,
+    )
+    from slmguild.finetune.expert_work import (
+        held_out_documents as held_out_share,
+    )
+
+    member = load_guild(guild).expert(expert)
+    asked = [q for path in questions for q in questions_from_rows(read_jsonl(path, []), expert)]
+    if not asked:
+        raise SlmguildError(f"no question of '{expert}' in {', '.join(map(str, questions))}")
+    held_out = held_out_share(member, held_out_documents, seed)
+    with Progress(TextColumn("{task.description}"), *Progress.get_default_columns()[1:], console=console) as bar:
+        task = bar.add_task(f"{expert}: searching and drafting targets", total=len(asked))
+        examples, counts = grounded_examples(member, asked, distractor_share=distractors, held_out=held_out,
+                                             seed=seed, progress=lambda done, _: bar.update(task, completed=done))
+    if steps and member.tools:
+        stepped = tool_step_examples(member)
+        examples += stepped
+        counts.steps = len(stepped)
+    unique, dropped = dedupe(examples)
+    write_examples(out, unique)
+    split = Counter(example.split for example in unique)
+    console.print(f"{out}: {split['train']} train, {split['eval']} eval ({dropped} duplicates dropped) — "
+                  f"{counts.answered} answers, {counts.not_in_notes} with distractors only, {counts.steps} tool "
+                  f"steps; left out: {counts.unsupported} references the passages do not support, "
+                  f"{counts.nothing_found} questions the search found nothing for")
+    if held_out:
+        console.print(f"eval documents: {', '.join(sorted(held_out))}")
 
 
 ExpertOption = Annotated[str, typer.Option("--expert", "-e", help="The expert whose adapter it is.")]

@@ -109,7 +109,7 @@ class Demonstrations:
         self._clauses: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
-    def select(self, request: str, context: str | None = None) -> Selection:
+    def select(self, request: str, context: str | None = None, *, leave_out: str | None = None) -> Selection:
         """What to show before `request` and the tool to call without asking the model.
 
         With an embedder: the `shown` nearest, least similar first, and the tool of
@@ -120,12 +120,14 @@ class Demonstrations:
         request to open one). No tool when the nearest request is answered without
         one, nor when no labelled request is (every request would otherwise be a
         call). Without an embedder: every demonstration, in a fixed order, and no tool.
+        `leave_out`: a labelled request neither shown nor deciding (a training prompt made
+        from a demonstration must not show its own answer).
         """
         if self.embedder is None or not self.items:
             # A fixed order that mixes tools and answers, so that no single action comes last.
             return Selection(sorted(self.items, key=lambda item: zlib.crc32(item.request.encode())))
         similarities = self._similarities(request)  # one embedding of the request for both
-        order = np.argsort(similarities, kind="stable")
+        order = [i for i in np.argsort(similarities, kind="stable") if self.items[i].request != leave_out]
         shown = [self.items[i] for i in order[len(order) - self.shown :]] if self.shown else []
         if all(item.tool is not None for item in self.items):
             return Selection(shown)
