@@ -30,16 +30,18 @@ STRATEGIES = ("generative", "grounded", "extractive")
 
 def check_figures(items: list[Any]) -> dict[str, int]:
     """How the grounded check judged the model's drafts, against the key facts: a draft
-    that states them and has no unsupported figure, yet was refused, is a false alarm."""
+    that states them and has no unsupported figure, yet was refused, is a false alarm; a
+    shown draft without them is a miss (it passed the check, but does not answer)."""
     from slmguild.evaluation import has_keys
 
-    counts = {"drafts": 0, "shown": 0, "right_drafts": 0, "false_alarms": 0}
+    counts = {"drafts": 0, "shown": 0, "right_drafts": 0, "false_alarms": 0, "shown_without_keys": 0}
     for item in items:
         answer = item.trace.answer
         if answer is None or not answer.draft:
             continue
         counts["drafts"] += 1
         counts["shown"] += answer.outcome == "checked"
+        counts["shown_without_keys"] += answer.outcome == "checked" and not has_keys(answer.draft, item.keys)
         if has_keys(answer.draft, item.keys) and not answer.unsupported_figures:
             counts["right_drafts"] += 1
             counts["false_alarms"] += answer.outcome != "checked"
@@ -106,7 +108,8 @@ def main() -> None:
         print(f"| {name} | {row['correct']:.3f} | {row['unsupported_figures']:.1%} | {row['p50_s']:.2f} s "
               f"| {row['p95_s']:.2f} s | {row['output_tokens']:.0f} |")
     if check := figures.get("grounded", {}).get("check"):
-        print(f"\ngrounded check: {check['drafts']} drafts, {check['shown']} shown; of {check['right_drafts']} drafts "
+        print(f"\ngrounded check: {check['drafts']} drafts, {check['shown']} shown ({check['shown_without_keys']} of them "
+              f"without the key facts); of {check['right_drafts']} drafts "
               f"that stated the key facts without a made-up figure, {check['false_alarms']} were refused (false alarms)")
 
 
