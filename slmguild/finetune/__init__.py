@@ -1,6 +1,8 @@
 """Fine-tuning: from a domain's data to a served, measured adapter for its expert.
 
 - `datasets`: read (chat, ShareGPT, alpaca), validate, dedupe, split, synthesize;
+- `expert_work`: rows that are an expert's own work (grounded answers from its search,
+  tool steps), in the prompts it is served with;
 - `training`: LoRA (CPU) / QLoRA (CUDA) with transformers + peft + trl, on the
   serving model's chat template, loss on answers only (needs `slmguild[finetune]`);
 - `export`: the GGUF LoRA llama.cpp loads, and an Ollama Modelfile;

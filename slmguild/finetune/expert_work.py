@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ class Question:
 class WorkCounts:
     """How many rows of each kind were made, and how many questions were left out and why."""
 
-    answered: int = 0  # the reference, from passages that support it
+    answered: int = 0  # the reference (or the passages' sentence that says it) from passages that hold it
     not_in_notes: int = 0  # distractors only: "the notes do not say"
     unsupported: int = 0  # left out: the check does not find the reference in the passages
     nothing_found: int = 0  # left out: the search found nothing (the expert says so without a model)
@@ -101,7 +101,7 @@ def grounded_examples(
     questions: Sequence[Question],
     *,
     distractor_share: float = 0.2,
-    held_out: set[str] = frozenset(),  # type: ignore[assignment]
+    held_out: Collection[str] = frozenset(),
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Example], WorkCounts]:
