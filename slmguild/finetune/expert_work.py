@@ -30,13 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from slmguild.agents import Expert
 from slmguild.agents.answer_check import Evidence
@@ -167,7 +161,7 @@ def _quoted_answer(question: Question, found: Findings) -> str | None:
 
 
 def _example(messages: Sequence[BaseMessage], target: str, split: Split) -> Example:
-    roles = {SystemMessage: "system", HumanMessage: "user", AIMessage: "assistant", ToolMessage: "user"}
+    roles = {SystemMessage: "system", HumanMessage: "user", AIMessage: "assistant"}
     rendered = [Message(role=roles[type(message)], content=message.text) for message in messages]  # type: ignore[arg-type]
     return Example(messages=[*rendered, Message(role="assistant", content=target)], split=split)
 
