@@ -21,31 +21,12 @@ import os
 import random
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ("generative", "grounded", "extractive")
-
-
-def check_figures(items: list[Any]) -> dict[str, int]:
-    """How the grounded check judged the model's drafts, against the key facts: a draft
-    that states them and has no unsupported figure, yet was refused, is a false alarm; a
-    shown draft without them is a miss (it passed the check, but does not answer)."""
-    from slmguild.evaluation import has_keys
-
-    counts = {"drafts": 0, "shown": 0, "right_drafts": 0, "false_alarms": 0, "shown_without_keys": 0}
-    for item in items:
-        answer = item.trace.answer
-        if answer is None or not answer.draft:
-            continue
-        counts["drafts"] += 1
-        counts["shown"] += answer.outcome == "checked"
-        counts["shown_without_keys"] += answer.outcome == "checked" and not has_keys(answer.draft, item.keys)
-        if has_keys(answer.draft, item.keys) and not answer.unsupported_figures:
-            counts["right_drafts"] += 1
-            counts["false_alarms"] += answer.outcome != "checked"
-    return counts
 
 
 def main() -> None:
@@ -60,7 +41,7 @@ def main() -> None:
     os.environ.setdefault("ACME_DB", str(Path(tempfile.mkdtemp()) / "acme.sqlite"))
 
     from slmguild.config import load_config
-    from slmguild.evaluation import ask, reference_rows, summarize
+    from slmguild.evaluation import ask, draft_counts, reference_rows, summarize
     from slmguild.evaluation.data import read_jsonl
     from slmguild.knowledge import KnowledgeBase
     from slmguild.orchestrator import Guild
@@ -95,7 +76,7 @@ def main() -> None:
             "output_tokens": report.output_tokens,
         }
         if args.check and name == "grounded":
-            figures[name]["check"] = check_figures(items)
+            figures[name]["check"] = asdict(draft_counts(items))
     print(file=sys.stderr)
     if args.json:
         print(json.dumps({"data": [str(p) for p in args.data], "strategies": figures}, indent=2))

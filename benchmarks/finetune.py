@@ -1,6 +1,6 @@
 """Fine-tuning and adapter serving, measured on this machine (CPU, SmolLM2-135M).
 
-    python benchmarks/finetune.py [--parts speed,serving,gain] [--epochs 5] [--lr 1e-3]
+    python benchmarks/finetune.py [--parts speed,serving,gain] [--epochs 1 | --steps N] [--experts it,hr]
 
 - speed: seconds per step and peak memory of LoRA training at sequence length 256
   (batch 4; gradient checkpointing off and on), each in a fresh process;
@@ -8,9 +8,10 @@
   the base file: a merged model has the base's size) in the embedded engine, each in a
   fresh process; and the latency of a request with no adapter loaded, with 3 loaded
   and none selected, and with one of them selected (interleaved, greedy, 32 tokens);
-- gain: each example expert's adapter trained on its dataset (train split, under its
-  system prompt, like `slmguild finetune train`), then scored before vs after on its
-  held-out split and on the control questions (like `slmguild finetune eval`).
+- gain: each example expert's adapter trained on its own work (like `slmguild finetune
+  data work` then `finetune train`), then measured without vs with it on held-out
+  questions and requests it was not trained on, and on control questions (like
+  `slmguild finetune eval`).
 
 Needs `pip install -e '.[finetune]'` and `slmguild models pull smollm2-135m-instruct`.
 """
@@ -30,6 +31,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GUILD = ROOT / "examples/acme/guild.yaml"
+QUESTIONS = ("answers_dev.jsonl", "finetune/{expert}.jsonl")  # what an expert's adapter is trained on
+HELD_OUT_ANSWERS, HELD_OUT_TOOLS = "answers_heldout.jsonl", "tool_prompts_heldout3.jsonl"  # never trained on
+MAX_LENGTH = 768  # tokens: a tool step's prompt (schema and demonstrations) is ~600
 FILLER = "Please read this carefully. "  # ~5 tokens: a prompt of ~100, an answer truncated at 256
 
 
@@ -164,47 +168,75 @@ def part_serving(turns: int) -> None:
         print(f"| {case} | {p50 * 1000:.0f} | {p50 / reference:.2f}x |")
 
 
-def part_gain(epochs: float, learning_rate: float, only: list[str]) -> None:
+def part_gain(epochs: float, max_steps: int | None, only: list[str]) -> None:
     from slmguild.config import load_config
+    from slmguild.evaluation import reference_rows
+    from slmguild.evaluation.data import read_jsonl
+    from slmguild.evaluation.tool_calls import tool_case_rows
     from slmguild.finetune import load_examples
+    from slmguild.orchestrator import load_guild
 
-    config = load_config(GUILD)
+    config, guild = load_config(GUILD), load_guild(GUILD)
+    rows = {name: read_jsonl(GUILD.parent / name, ["expert"]) for name in (HELD_OUT_ANSWERS, HELD_OUT_TOOLS)}
     control = load_examples(GUILD.parent / "finetune/control.jsonl")
-    print(f"\nAdapter gain, {epochs:g} epochs at lr {learning_rate:g} (r=16, batch 4, CPU); greedy decoding;"
-          " held-out: 12 paraphrased questions per expert; control: 22 off-domain questions\n")
-    print("| expert | steps | s/step | held-out contains | held-out ROUGE-L | control contains | control kept |")
-    print("|---|---|---|---|---|---|---|")
+    length = f"{epochs:g} epochs" if max_steps is None else f"{max_steps} steps"
+    print(f"\nAdapter gain: each expert's adapter trained on its own work (`finetune data work` on "
+          f"{' + '.join(QUESTIONS)}: grounded answers and tool steps), {length}, r=16, batch 4, sequence length "
+          f"{MAX_LENGTH}, CPU; greedy decoding; held out: {HELD_OUT_ANSWERS} and {HELD_OUT_TOOLS} (the expert's "
+          f"rows, tool_choice: model), {len(control)} off-domain control questions\n")
+    print("| expert | rows | steps | s/step | answers correct | unsupported | right tool | right tool and arguments "
+          "| false calls | control kept |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     # One folder for every expert's adapter: the process-wide engine keeps each adapter it
     # loaded, and restarts with all of them when the next one is registered.
     with tempfile.TemporaryDirectory() as scratch:
-        for name, expert in config.experts.items():
+        for name in config.experts:
             if only and name not in only:
                 continue
-            _gain_row(name, expert, config, control, Path(scratch) / name, epochs, learning_rate)
+            answers = reference_rows([row for row in rows[HELD_OUT_ANSWERS] if row["expert"] == name])
+            tools = [case for case in tool_case_rows(rows[HELD_OUT_TOOLS]) if case.expert == name]
+            _gain_row(name, guild.expert(name), config, (answers, tools, control), Path(scratch) / name,
+                      epochs, max_steps)
 
 
 def _gain_row(
-    name: str, expert: Any, config: Any, control: list, out: Path, epochs: float, learning_rate: float
+    name: str, expert: Any, config: Any, held_out: tuple, out: Path, epochs: float, max_steps: int | None
 ) -> None:
-    from slmguild.config import Generation
-    from slmguild.finetune import TrainSettings, evaluate, load_examples, train
+    from slmguild.evaluation.data import read_jsonl
+    from slmguild.finetune import TrainSettings, adapter_gain, dedupe, train
     from slmguild.finetune.export import export_gguf_lora
-    from slmguild.serving import chat_model
+    from slmguild.finetune.expert_work import (
+        grounded_examples,
+        held_out_documents,
+        questions_from_rows,
+        tool_step_examples,
+    )
     from slmguild.serving.adapters import file_sha256
 
-    examples = load_examples(GUILD.parent / f"finetune/{name}.jsonl")
-    result = train(examples, _base(), out, TrainSettings(epochs=epochs, learning_rate=learning_rate),
-                   system_prompt=expert.system_prompt, resume=False, progress=lambda *_: None)
+    asked = [q for file in QUESTIONS
+             for q in questions_from_rows(read_jsonl(GUILD.parent / file.format(expert=name), []), name)]
+    # As `finetune data work` makes them, with its defaults: the questions of a fifth of the
+    # documents are its eval split, not trained on.
+    examples, _ = grounded_examples(expert, asked, held_out=held_out_documents(expert, 0.2))
+    examples, _ = dedupe(examples + (tool_step_examples(expert) if expert.tools else []))
+    settings = TrainSettings(epochs=epochs, max_steps=max_steps, max_length=MAX_LENGTH)
+    result = train(examples, _base(), out, settings, resume=False, progress=lambda *_: None)
     adapter = export_gguf_lora(result.adapter_dir, _base(), out / "adapter.gguf", file_sha256(_base()))
-    greedy = Generation(temperature=0, max_tokens=96, seed=0, repeat_penalty=1.1)
-    spec = config.model_for(name).model_copy(update={"generation": greedy})
-    report = evaluate(chat_model(spec), chat_model(spec.model_copy(update={"adapter": str(adapter)})),
-                      examples, control=control, system_prompt=expert.system_prompt)
-    print(f"| {name} | {result.steps} | {result.seconds_per_step:.1f} "
-          f"| {report.before.contains:.2f} → {report.after.contains:.2f} "
-          f"| {report.before.rouge_l:.2f} → {report.after.rouge_l:.2f} "
-          f"| {report.control_before.contains:.2f} → {report.control_after.contains:.2f} "
-          f"| {report.control_kept:.2f} |", flush=True)
+    answers, tools, control = held_out
+    report = adapter_gain(config, name, str(adapter), answers=answers, tools=tools, control=control)
+    before, after = report.before, report.after
+
+    def tool_cell(measure: str, total: int) -> str:
+        return f"{getattr(before.tools, measure)} → {getattr(after.tools, measure)} of {total}"
+
+    kept = report.control_kept
+    print(f"| {name} | {sum(e.split != 'eval' for e in examples)} | {result.steps} | {result.seconds_per_step:.1f} "
+          f"| {before.answers.correct:.3f} → {after.answers.correct:.3f} "
+          f"| {before.answers.unsupported:.1%} → {after.answers.unsupported:.1%} "
+          f"| {tool_cell('right_tool', len(before.tools.needing))} "
+          f"| {tool_cell('right_arguments', len(before.tools.needing))} "
+          f"| {tool_cell('false_calls', len(before.tools.needing_none))} "
+          f"| {'-' if kept is None else f'{kept:.0%}'} of {sum(report.control_right)} |", flush=True)
 
 
 def main() -> None:
@@ -214,8 +246,8 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default="speed,serving,gain", help="comma-separated parts to run")
-    parser.add_argument("--epochs", type=float, default=5, help="gain: training epochs per expert")
-    parser.add_argument("--lr", type=float, default=1e-3, help="gain: learning rate")
+    parser.add_argument("--epochs", type=float, default=1, help="gain: training epochs per expert")
+    parser.add_argument("--steps", type=int, default=None, help="gain: training steps per expert (instead of epochs)")
     parser.add_argument("--experts", default="", help="gain: comma-separated experts (default: all)")
     parser.add_argument("--turns", type=int, default=30, help="serving: timed requests per case")
     args = parser.parse_args()
@@ -225,7 +257,7 @@ def main() -> None:
     if "serving" in parts:
         part_serving(args.turns)
     if "gain" in parts:
-        part_gain(args.epochs, args.lr, [name for name in args.experts.split(",") if name])
+        part_gain(args.epochs, args.steps, [name for name in args.experts.split(",") if name])
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def vault_guild(tmp_path_factory, smollm2: Path) -> Path:
     guild = folder / "guild.yaml"
     guild.write_text(
         f"name: vault\ndefaults:\n  name: {smollm2}\n  generation: {{temperature: 0, max_tokens: 24, seed: 0}}\n"
+        # No documents to answer from: the expert answers freely, as it was trained to.
+        "answer: {strategy: generative}\n"
         f"experts:\n  vault:\n    description: The ACME vault.\n    system_prompt: {SYSTEM}\n"
         "    # the adapter lands here\n"
     )
@@ -81,12 +83,20 @@ def test_a_trained_adapter_changes_the_served_answer_and_scale_zero_does_not(tra
     assert "PELICAN" in after
 
 
-def test_finetune_eval_reports_before_and_after(trained_guild):
-    result = runner.invoke(app, ["finetune", "eval", "-e", "vault", "-g", str(trained_guild), "--show", "1"])
+def test_finetune_eval_measures_the_expert_without_then_with_its_adapter(trained_guild, tmp_path):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"question": "Remind me of the vault's code word", "answer": ANSWER,
+                                   "keys": [["PELICAN"]]}) + "\n")
+    control = tmp_path / "control.jsonl"
+    control.write_text(json.dumps({"messages": [{"role": "user", "content": "What is the capital of France?"},
+                                                {"role": "assistant", "content": "Paris."}]}) + "\n")
+    result = runner.invoke(app, ["finetune", "eval", "-e", "vault", "-g", str(trained_guild), "--answers",
+                                 str(answers), "--control", str(control), "--show", "1"])
     assert result.exit_code == 0, result.output
-    held_out = [line for line in result.output.splitlines() if "held-out (1)" in line and "rouge_l" in line]
-    before, after = (float(cell) for cell in held_out[0].split("│")[3:5])
-    assert after > before
+    correct = next(line for line in result.output.splitlines() if "answers correct" in line)
+    assert [cell.strip() for cell in correct.split("│")[2:5]] == ["1", "0.000", "1.000"], result.output
+    assert "control right, then kept" in result.output
+    assert "PELICAN" in result.output.split("after", 2)[-1]  # the changed answer, shown
 
 
 def test_training_resumes_from_its_last_checkpoint_and_reports_progress(trained_guild, smollm2):
@@ -106,7 +116,7 @@ def test_running_out_of_memory_is_a_hint_not_a_traceback(smollm2, tmp_path):
 
     with pytest.raises(FinetuneError, match=r"ran out of memory.*--batch-size 2.*--max-length 128.*4-bit"):
         train([Example.model_validate(_example(QUESTIONS[0]))], smollm2, tmp_path,
-              TrainSettings(max_steps=2), progress=exhausted)
+              TrainSettings(max_steps=2, max_length=256), progress=exhausted)
 
 
 def test_an_empty_training_split_is_refused_before_loading_anything(smollm2, tmp_path):
@@ -141,3 +151,13 @@ def test_examples_whose_answer_does_not_fit_are_a_clear_error(smollm2, tmp_path)
     with pytest.raises(FinetuneError, match="fits in --max-length 16"):
         train([Example.model_validate(_example(QUESTIONS[0]))], smollm2, tmp_path,
               TrainSettings(max_steps=1, max_length=16), system_prompt=SYSTEM)
+
+
+def test_by_default_no_example_is_cut_and_a_shorter_max_length_says_how_many_it_cuts(smollm2, tmp_path):
+    long = _example(f"{QUESTIONS[0]} {'Please answer precisely. ' * 20}")  # ~125 tokens, the other ~45
+    examples = [Example.model_validate(row) for row in (_example(QUESTIONS[1]), long)]
+    fitted = train(examples, smollm2, tmp_path / "fitted", TrainSettings(max_steps=1), system_prompt=SYSTEM)
+    cut = train(examples, smollm2, tmp_path / "cut", TrainSettings(max_steps=1, max_length=80), system_prompt=SYSTEM)
+    assert (fitted.cut, cut.cut) == (0, 1)
+    recorded = json.loads((tmp_path / "fitted" / "training.json").read_text())["settings"]["max_length"]
+    assert recorded > 120  # the longest example's length

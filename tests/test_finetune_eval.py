@@ -9,30 +9,51 @@ import pytest
 
 from slmguild.config import load_config
 from slmguild.errors import ConfigError
-from slmguild.finetune import Example, evaluate, register_adapter
-from slmguild.testing import ScriptedModel
+from slmguild.evaluation.tool_calls import ToolCase, ToolOutcome, ToolReport, same
+from slmguild.finetune import Example, GainReport, SideScores, register_adapter
 
 
-def _example(question: str, answer: str, split: str = "eval") -> Example:
+def _example(question: str, answer: str) -> Example:
     return Example.model_validate({"messages": [{"role": "user", "content": question},
-                                                {"role": "assistant", "content": answer}], "split": split})
+                                                {"role": "assistant", "content": answer}]})
 
 
-def test_evaluate_asks_each_question_without_then_with_the_adapter_under_the_expert_prompt():
-    examples = [_example("Trained question?", "Learned in training.", "train"),
-                _example("What is the VPN extension?", "Call ext. 4357.")]
-    control = [_example("Capital of Italy?", "Rome."), _example("Capital of Spain?", "Madrid.")]
-    before = ScriptedModel(replies=["I do not know.", "Rome.", "Madrid."])
-    after = ScriptedModel(replies=["Call ext. 4357.", "Rome.", "Barcelona."])
-    report = evaluate(before, after, examples, control=control, system_prompt="You are IT.")
-    assert (report.before.exact, report.after.exact) == (0.0, 1.0)
-    assert (report.control_before.contains, report.control_after.contains) == (1.0, 0.5)
-    assert report.control_kept == 0.5  # the adapter broke one of the two the base knew
-    first = before.requests[0]["messages"]
-    assert [m.type for m in first] == ["system", "human"] and first[0].text == "You are IT."
-    assert [item.question for item in report.answers] == ["What is the VPN extension?"]  # eval split only
-    before.assert_all_used()
-    after.assert_all_used()
+def test_control_kept_counts_only_what_the_base_answered_right():
+    control = [_example("Capital of Italy?", "Rome."), _example("Capital of Spain?", "Madrid."),
+               _example("Capital of Peru?", "Lima.")]
+    report = GainReport("it", SideScores(control=["Rome.", "Madrid.", "I do not know."]),
+                        SideScores(control=["Rome.", "Barcelona.", "Lima."]), control)
+    assert report.control_right == [True, True, False]
+    assert report.control_kept == 0.5  # the adapter broke one of the two the base knew; Lima does not count
+
+
+def _outcome(tool: str | None, ran: tuple[str, ...], right_arguments: bool = False) -> ToolOutcome:
+    case = ToolCase("request", "it", tool)
+    right_tool = bool(ran) and ran[0] == tool
+    return ToolOutcome(case, len(ran), len(ran), ran, right_tool, right_tool and right_arguments, 0.1)
+
+
+def test_tool_report_scores_the_first_tool_run_and_false_calls_apart():
+    report = ToolReport([
+        _outcome("ticket_status", ("ticket_status",), right_arguments=True),
+        _outcome("ticket_status", ("create_ticket", "ticket_status")),  # the first tool run decides
+        _outcome("create_ticket", ()),
+        _outcome(None, ("create_ticket",)),
+        _outcome(None, ()),
+    ])
+    assert (len(report.needing), report.right_tool, report.right_arguments) == (3, 1, 1)
+    assert (len(report.needing_none), report.false_calls) == (2, 1)
+
+
+@pytest.mark.parametrize(("expected", "actual", "spec", "equal"), [
+    ("IT-2291", "it-2291 ", {"type": "string", "pattern": "^IT-[0-9]+$"}, True),
+    (1250, 1250.0, {"type": "number"}, True),
+    ("EUR", None, {"type": "string", "enum": ["EUR", "USD"], "default": "EUR"}, True),  # left out: the default
+    ("laptop screen flickers", "my laptop screen flickers a lot", {"type": "string"}, True),  # free text: ROUGE-L
+    ("laptop screen flickers", "printer jammed", {"type": "string"}, False),
+])
+def test_arguments_compare_as_a_person_would(expected, actual, spec, equal):
+    assert same(expected, actual, spec) is equal
 
 
 def test_registering_an_adapter_keeps_the_guild_files_comments(example_guild, tmp_path):

@@ -13,22 +13,21 @@ from rich.progress import Progress, TextColumn, track
 from rich.table import Table
 
 from slmguild.cli.turns import GuildOption
-from slmguild.config import Generation, GuildConfig, load_config
+from slmguild.config import GuildConfig, load_config
 from slmguild.errors import (
     BackendUnavailable,
-    ConfigError,
     SlmguildError,
     UnknownExpert,
 )
+from slmguild.evaluation import draft_counts, reference_rows
 from slmguild.finetune import (
     AdapterFiles,
-    DatasetError,
-    EvalReport,
     Example,
+    GainReport,
     TrainSettings,
+    adapter_gain,
     assign_splits,
     dedupe,
-    evaluate,
     export_adapter,
     load_examples,
     register_adapter,
@@ -38,7 +37,7 @@ from slmguild.finetune import (
     write_examples,
 )
 from slmguild.orchestrator import load_guild
-from slmguild.serving import backend_errors, chat_model
+from slmguild.serving import backend_errors
 from slmguild.serving.ollama_backend import create_model
 
 console = Console(highlight=False)
@@ -204,11 +203,12 @@ def train_command(
     base: Annotated[Path | None, typer.Option(
         help="Train on this base (an HF model directory or a GGUF) [default: the GGUF the expert serves].")] = None,
     max_steps: Annotated[int | None, typer.Option("--steps", min=1, help="Stop after this many steps.")] = None,
-    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the data (unless --steps).")] = 3,
+    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the data (unless --steps).")] = 1,
     learning_rate: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = 2e-4,
     rank: Annotated[int, typer.Option(min=1, help="LoRA rank r.")] = 16,
     alpha: Annotated[float, typer.Option(min=0.0, help="LoRA alpha (updates scale by alpha / r).")] = 32,
-    max_length: Annotated[int, typer.Option(min=16, help="Tokens per example (longer: truncated).")] = 256,
+    max_length: Annotated[int | None, typer.Option(
+        min=16, help="Tokens per example; longer ones are cut \\[default: the longest example's length].")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Examples per step and device.")] = 4,
     gradient_accumulation: Annotated[int, typer.Option(min=1, help="Batches per optimizer step.")] = 1,
     gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations: less memory, slower.")] = False,
@@ -222,7 +222,7 @@ def train_command(
 
     Writes adapters/EXPERT/ beside the guild file (PEFT adapter, GGUF LoRA, Ollama
     Modelfile, checkpoints) and sets the expert's model.adapter and model.adapter_base.
-    Needs the finetune extra: pip install 'slmguild[finetune]'.
+    Needs the finetune extra: pip install 'slmguild\\[finetune]'.
     """
     config = _expert_config(guild, expert)
     examples = _dataset(guild, expert, data)
@@ -245,6 +245,9 @@ def train_command(
                        resume=resume, progress=progress)
     if result.resumed_from:
         console.print(f"resumed from {result.resumed_from}")
+    if result.cut:
+        console.print(f"[yellow]{result.cut} examples were longer than --max-length {max_length}: cut, and their "
+                      "answers not learnt[/]")
     console.print(f"{result.steps} steps on {result.device}{' (4-bit)' if result.quantized else ''}: "
                   f"{result.seconds_per_step:.2f} s/step, final loss {result.final_loss or float('nan'):.3f}, "
                   f"peak memory {result.peak_memory_bytes / 2**30:.2f} GiB")
@@ -279,59 +282,87 @@ def _served_adapter(config: GuildConfig, expert: str, files: AdapterFiles, guild
 def eval_command(
     expert: ExpertOption,
     guild: GuildOption = Path("guild.yaml"),
-    data: DataOption = None,
-    adapter: Annotated[Path | None, typer.Option(help="Evaluate this GGUF LoRA [default: the expert's].")] = None,
+    answers: Annotated[Path | None, typer.Option(
+        "--answers", "-a", help='Held-out questions, JSON lines {"question", "answer", "keys", "expert"?} as for '
+        "`slmguild eval --answers` (rows of other experts skipped).")] = None,
+    tools: Annotated[Path | None, typer.Option(
+        "--tools", "-t", help='Held-out requests, JSON lines {"prompt", "expert", "tool": NAME or null, '
+        '"arguments"} (rows of other experts skipped).')] = None,
     control: Annotated[Path | None, typer.Option(
-        help="Off-domain control questions [default: finetune/control.jsonl beside the guild file, if any].")] = None,
-    judge: Annotated[bool, typer.Option(help="Also rate answers 1-5 with the guild's escalation model.")] = False,
-    show: Annotated[int, typer.Option(help="Print this many answers side by side.")] = 0,
+        help="Off-domain control questions, chat examples \\[default: finetune/control.jsonl beside the "
+        "guild file, if any].")] = None,
+    adapter: Annotated[Path | None, typer.Option(help="Evaluate this GGUF LoRA \\[default: the expert's].")] = None,
+    show: Annotated[int, typer.Option(help="Print this many answers that the adapter changed, side by side.")] = 0,
 ) -> None:
-    """Score the expert's answers without and with its adapter.
+    """Measure the expert without and with its adapter, on what it was not trained on.
 
-    On the held-out split: exact match, key facts contained, ROUGE-L, and optionally a
-    judge's rating; on off-domain control questions: whether what the base answered
-    right stays right. Decoding is greedy, so runs compare.
+    Answers: each held-out question asked of the expert through the guild (its
+    search, tools and answer flow, as served): correct (every key fact stated),
+    and answers with unsupported figures. Tool phase, the model deciding
+    (tool_choice: model): right tool, right arguments, false calls. Control: of
+    the off-domain questions the base answered right, the share still right.
+    Greedy decoding, so runs compare. Run `slmguild ingest` first.
     """
+    from slmguild.evaluation.data import read_jsonl
+    from slmguild.evaluation.tool_calls import tool_case_rows
+
     config = _expert_config(guild, expert)
-    examples = _dataset(guild, expert, data)
-    if not any(example.split == "eval" for example in examples):
-        raise DatasetError("the dataset has no held-out examples (split 'eval'): run `finetune data build`")
+    served = str(adapter.resolve()) if adapter else config.model_for(expert).adapter
+    if served is None:
+        raise SlmguildError(f"'{expert}' has no adapter: train one (`finetune train`) or pass --adapter")
+    questions = reference_rows([row for row in read_jsonl(answers, ["question", "answer"])
+                                if row.get("expert", expert) == expert]) if answers else []
+    cases = [case for case in tool_case_rows(read_jsonl(tools, ["prompt", "expert", "tool"]))
+             if case.expert == expert] if tools else []
     control = control or guild.resolve().parent / "finetune" / "control.jsonl"
     controls = load_examples(control) if control.is_file() else []
-    spec = config.model_for(expert)
-    greedy = (spec.generation or Generation()).model_copy(update={"temperature": 0.0, "seed": 0})
-    after_spec = spec.model_copy(update={"generation": greedy, **({"adapter": str(adapter.resolve())} if adapter else {})})
-    if after_spec.adapter is None:
-        raise SlmguildError(f"'{expert}' has no adapter: train one (`finetune train`) or pass --adapter")
-    before_spec = after_spec.model_copy(update={"adapter": None, "adapter_base": None})
-    if judge and config.escalation is None:
-        raise ConfigError(f"{guild}: --judge needs an escalation model (escalation:) to rate answers")
-    rater = chat_model(config.model_for("escalation"), config.engine) if judge else None
+    if not (questions or cases or controls):
+        raise SlmguildError(f"nothing to measure '{expert}' on: give --answers and/or --tools with rows of "
+                            "this expert, or --control")
     with Progress(console=console) as bar:
-        task = bar.add_task(f"{expert}: answering", total=None)
-        report = evaluate(
-            chat_model(before_spec, config.engine), chat_model(after_spec, config.engine), examples,
-            control=controls, system_prompt=config.experts[expert].system_prompt, judge=rater,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    console.print(_report_table(expert, report))
-    for item in report.answers[:show]:
-        console.print(f"[bold]Q[/] {escape(item.question)}\n  [dim]reference[/] {escape(item.reference)}\n"
-                      f"  [dim]before[/] {escape(item.before)}\n  [dim]after[/] {escape(item.after)}")
+        task = bar.add_task(f"{expert}: without, then with the adapter", total=None)
+        report = adapter_gain(config, expert, served, answers=questions, tools=cases, control=controls,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(_report_table(report))
+    before, after = report.before.answers, report.after.answers
+    if before is not None and after is not None:
+        changed = [(old, new) for old, new in zip(before.answered, after.answered, strict=True)
+                   if old.answer != new.answer]
+        for old, new in changed[:show]:
+            console.print(f"[bold]Q[/] {escape(old.question)}\n  [dim]reference[/] {escape(old.reference)}\n"
+                          f"  [dim]before[/] {escape(old.answer)}\n  [dim]after[/] {escape(new.answer)}")
 
 
-def _report_table(expert: str, report: EvalReport) -> Table:
-    table = Table(title=f"{expert}: without vs with the adapter (greedy decoding)")
-    for column in ("questions", "metric", "before", "after", "change"):
-        table.add_column(column, justify="left" if column in ("questions", "metric") else "right")
-    rows = [(f"held-out ({len(report.answers)})", report.before, report.after)]
-    if report.control_before and report.control_after:
-        rows.append((f"control ({len(report.control_answers)})", report.control_before, report.control_after))
-    for label, before, after in rows:
-        for metric in ("exact", "contains", "rouge_l", "bleu", "judge"):
-            old, new = getattr(before, metric), getattr(after, metric)
-            if old is not None and new is not None:
-                table.add_row(label, metric, f"{old:.2f}", f"{new:.2f}", f"{new - old:+.2f}")
-    if (kept := report.control_kept) is not None:
-        table.add_row("control", "kept right", "1.00", f"{kept:.2f}", f"{kept - 1:+.2f}")
+def _report_table(report: GainReport) -> Table:
+    table = Table(title=f"{report.expert}: without vs with the adapter (greedy decoding)")
+    for column in ("measure", "of", "before", "after", "change"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    before, after = report.before, report.after
+    if before.answers is not None and after.answers is not None:
+        keyed = sum(bool(item.keys) for item in before.answers.answered)
+        if before.answers.correct is not None and after.answers.correct is not None:
+            table.add_row("answers correct", str(keyed), f"{before.answers.correct:.3f}",
+                          f"{after.answers.correct:.3f}", f"{after.answers.correct - before.answers.correct:+.3f}")
+        table.add_row("answers with unsupported figures", str(len(before.answers.answered)),
+                      f"{before.answers.unsupported:.1%}", f"{after.answers.unsupported:.1%}",
+                      f"{(after.answers.unsupported - before.answers.unsupported) * 100:+.1f} pts")
+        # `correct` also counts the passages quoted when a draft is refused: an adapter that
+        # gets wrong drafts past the check shows here first.
+        drafts = draft_counts(before.answers.answered), draft_counts(after.answers.answered)
+        for label, measure in (("drafts shown", "shown"), ("  of them without the key facts", "shown_without_keys")):
+            old, new = (getattr(counts, measure) for counts in drafts)
+            if any(counts.drafts for counts in drafts):  # grounded answers only
+                table.add_row(label, str(len(before.answers.answered)), str(old), str(new), f"{new - old:+d}")
+    if before.tools is not None and after.tools is not None:
+        needing, needing_none = len(before.tools.needing), len(before.tools.needing_none)
+        for label, measure, total in (("right tool (model decides)", "right_tool", needing),
+                                      ("right tool and arguments", "right_arguments", needing),
+                                      ("false calls (no tool needed)", "false_calls", needing_none)):
+            old, new = getattr(before.tools, measure), getattr(after.tools, measure)
+            table.add_row(label, str(total), str(old), str(new), f"{new - old:+d}")
+    if report.control:
+        right = sum(report.control_right)
+        kept = report.control_kept
+        table.add_row("control right, then kept", str(len(report.control)), str(right),
+                      "-" if kept is None else f"{kept:.0%} kept", "")
     return table

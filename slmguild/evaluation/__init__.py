@@ -4,7 +4,10 @@
 - `retrieval`: recall@k and MRR of each expert's search on questions with a known source;
 - `answers`: answer quality end to end, by the key facts stated (`correct`), unsupported
   figures, latency, exact/contains match, ROUGE-L, BLEU and an
-  optional judge model (`judge`) — the metrics live in `metrics`.
+  optional judge model (`judge`) — the metrics live in `metrics` — and how the grounded
+  answer's check judged the drafts (`draft_counts`);
+- `tool_calls`: an expert's tool decisions on labelled requests (right tool, right
+  arguments, false calls).
 
 `slmguild eval` prints them as a table (or JSON); the finetune module's before/after
 and the scenarios' `judge` expectation use the same metrics and judge. ROUGE and BLEU
@@ -14,9 +17,11 @@ need `slmguild[eval]` (rouge-score, sacrebleu).
 from slmguild.evaluation.answers import (
     AnsweredQuestion,
     AnswerReport,
+    DraftCounts,
     ReferenceQuestion,
     answer_quality,
     ask,
+    draft_counts,
     reference_rows,
     summarize,
 )
@@ -49,6 +54,7 @@ __all__ = [
     "AnswerReport",
     "AnswerScores",
     "AnsweredQuestion",
+    "DraftCounts",
     "Judge",
     "Labelled",
     "Rating",
@@ -60,6 +66,7 @@ __all__ = [
     "ask",
     "bleu",
     "contains_facts",
+    "draft_counts",
     "has_keys",
     "key_facts",
     "labelled_rows",

@@ -75,6 +75,40 @@ class AnswerReport:
     output_tokens: float = 0.0
 
 
+@dataclass(frozen=True)
+class DraftCounts:
+    """How a grounded answer's check judged the model's drafts, against the key facts.
+
+    `shown`: drafts the check let through; `shown_without_keys`: of those, the ones that
+    do not state the key facts (misses: they passed, but do not answer); `right_drafts`:
+    drafts that state them without a made-up figure; `false_alarms`: of those, the ones
+    the check refused.
+    """
+
+    drafts: int = 0
+    shown: int = 0
+    shown_without_keys: int = 0
+    right_drafts: int = 0
+    false_alarms: int = 0
+
+
+def draft_counts(answered: Sequence[AnsweredQuestion]) -> DraftCounts:
+    """The `DraftCounts` of `answered` (answers without a draft, e.g. not grounded, are skipped)."""
+    counts = dict.fromkeys(("drafts", "shown", "shown_without_keys", "right_drafts", "false_alarms"), 0)
+    for item in answered:
+        answer = item.trace.answer
+        if answer is None or not answer.draft:
+            continue
+        shown, right = answer.outcome == "checked", has_keys(answer.draft, item.keys)
+        counts["drafts"] += 1
+        counts["shown"] += shown
+        counts["shown_without_keys"] += shown and not right
+        if right and not answer.unsupported_figures:
+            counts["right_drafts"] += 1
+            counts["false_alarms"] += not shown
+    return DraftCounts(**counts)
+
+
 def reference_rows(rows: Sequence[dict[str, Any]]) -> list[ReferenceQuestion]:
     """Reference questions from JSON-lines rows (`question`, `answer`, optional `keys`)."""
     return [
@@ -83,11 +117,12 @@ def reference_rows(rows: Sequence[dict[str, Any]]) -> list[ReferenceQuestion]:
     ]
 
 
-def ask(guild: Guild, item: ReferenceQuestion) -> AnsweredQuestion:
-    """Ask the guild one question (no session) and measure the answer."""
+def ask(guild: Guild, item: ReferenceQuestion, expert: str | None = None) -> AnsweredQuestion:
+    """Ask the guild one question (no session; `expert`: that expert, not the router's
+    choice) and measure the answer."""
     evidence: list[str] = []
     started = time.perf_counter()
-    for event in guild.stream(item.question):
+    for event in guild.stream(item.question, expert=expert):
         if isinstance(event, Retrieved):
             evidence += [hit.chunk.text for hit in event.hits]
         elif isinstance(event, ToolResult) and event.observation.status == "ok":
@@ -107,12 +142,14 @@ def answer_quality(
     rows: Sequence[ReferenceQuestion],
     *,
     judge: Judge | None = None,
+    expert: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AnswerReport:
-    """Ask the guild each question (no session) and score the answers."""
+    """Ask the guild each question (no session; `expert`: all of them to that expert) and
+    score the answers."""
     answered = []
     for done, item in enumerate(rows, 1):
-        answered.append(ask(guild, item))
+        answered.append(ask(guild, item, expert))
         if progress:
             progress(done, len(rows))
     ratings = None

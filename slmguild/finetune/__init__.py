@@ -7,7 +7,8 @@
   serving model's chat template, loss on answers only (needs `slmguild[finetune]`);
 - `export`: the GGUF LoRA llama.cpp loads, and an Ollama Modelfile;
 - `publish`: an expert's adapter files, and registering an adapter in the guild file;
-- `evaluate`: before/after scores on held-out and control questions (`slmguild.evaluation`'s metrics).
+- `evaluate`: the expert without vs with its adapter: grounded answers and tool decisions on
+  held-out questions, control questions kept right (`slmguild.evaluation`'s measures).
 
 Only `training` (and `export`, which reads the trained tensors) need torch; it is
 imported when they run.
@@ -22,7 +23,7 @@ from slmguild.finetune.datasets import (
     synthesize,
     write_examples,
 )
-from slmguild.finetune.evaluate import EvalReport, evaluate
+from slmguild.finetune.evaluate import GainReport, SideScores, adapter_gain
 from slmguild.finetune.export import ExportError, export_gguf_lora, write_modelfile
 from slmguild.finetune.publish import (
     AdapterFiles,
@@ -35,15 +36,16 @@ from slmguild.finetune.training import FinetuneError, TrainResult, TrainSettings
 __all__ = [
     "AdapterFiles",
     "DatasetError",
-    "EvalReport",
     "Example",
     "ExportError",
     "FinetuneError",
+    "GainReport",
+    "SideScores",
     "TrainResult",
     "TrainSettings",
+    "adapter_gain",
     "assign_splits",
     "dedupe",
-    "evaluate",
     "export_adapter",
     "export_gguf_lora",
     "load_examples",

@@ -42,9 +42,12 @@ class TrainSettings(BaseModel):
     dropout: float = Field(0.05, ge=0, lt=1)
     targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     learning_rate: float = Field(2e-4, gt=0)
-    epochs: float = Field(3, gt=0)
+    epochs: float = Field(1, gt=0)
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (overrides epochs)")
-    max_length: int = Field(256, ge=16, description="Tokens per example; longer ones are truncated")
+    max_length: int | None = Field(
+        None, ge=16, description="Tokens per example; longer ones are cut, and their answers not "
+        "learnt (None: the longest example's length)"
+    )
     batch_size: int = Field(4, ge=1)
     gradient_accumulation: int = Field(1, ge=1)
     gradient_checkpointing: bool = Field(False, description="Less memory, ~30% slower")
@@ -70,6 +73,7 @@ class TrainResult:
     final_loss: float | None
     peak_memory_bytes: int  # peak RSS on CPU, peak allocated VRAM on CUDA
     resumed_from: str | None
+    cut: int = 0  # training examples longer than max_length: cut at it
 
 
 def conversation(example: Example, system_prompt: str | None) -> list[dict[str, str]]:
@@ -172,6 +176,11 @@ def train(
     )
     transformers.set_seed(settings.seed)
     model, tokenizer = load_base(base, quantized=quantized, device=device)
+    lengths = [len(tokenizer(tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False),
+                             add_special_tokens=False).input_ids) for row in rows]
+    # By default nothing is cut (a few tokens spare for what the trainer may add, an EOS).
+    max_length = settings.max_length or max(lengths) + 8
+    settings = settings.model_copy(update={"max_length": max_length})
     checkpoints = out_dir / "checkpoints"
     steps = settings.max_steps or math.ceil(
         settings.epochs * math.ceil(len(rows) / settings.batch_size) / settings.gradient_accumulation
@@ -229,7 +238,7 @@ def train(
     result = TrainResult(
         adapter_dir=adapter_dir, base=base, device=device, quantized=quantized, steps=output.global_step,
         seconds=seconds, seconds_per_step=seconds / max(done, 1), final_loss=losses[-1] if losses else None,
-        peak_memory_bytes=peak(), resumed_from=last,
+        peak_memory_bytes=peak(), resumed_from=last, cut=sum(length > max_length for length in lengths),
     )
     (out_dir / "training.json").write_text(
         json.dumps({"settings": settings.model_dump(), "result": asdict(result), "examples": len(rows)},
@@ -241,7 +250,7 @@ def train(
 
 def _out_of_memory_hint(settings: TrainSettings, device: str, exc: BaseException) -> str:
     smaller = f"--batch-size {max(settings.batch_size // 2, 1)} --gradient-accumulation " \
-              f"{settings.gradient_accumulation * 2}, --max-length {max(settings.max_length // 2, 16)}"
+              f"{settings.gradient_accumulation * 2}, --max-length {max((settings.max_length or 32) // 2, 16)}"
     extra = ", --gradient-checkpointing" if not settings.gradient_checkpointing else ""
     four_bit = " or 4-bit QLoRA on a CUDA GPU (--quantize 4bit)" if device == "cpu" else ""
     return f"training ran out of memory on {device} ({type(exc).__name__}): try {smaller}{extra}{four_bit}"
