@@ -204,13 +204,13 @@ def _gain_row(
 ) -> None:
     from slmguild.evaluation.data import read_jsonl
     from slmguild.finetune import TrainSettings, adapter_gain, dedupe, train
-    from slmguild.finetune.export import export_gguf_lora
     from slmguild.finetune.expert_work import (
         grounded_examples,
         held_out_documents,
         questions_from_rows,
         tool_step_examples,
     )
+    from slmguild.finetune.export import export_gguf_lora
     from slmguild.serving.adapters import file_sha256
 
     asked = [q for file in QUESTIONS
