@@ -203,22 +203,16 @@ def _gain_row(
     name: str, expert: Any, config: Any, held_out: tuple, out: Path, epochs: float, max_steps: int | None
 ) -> None:
     from slmguild.evaluation.data import read_jsonl
-    from slmguild.finetune import TrainSettings, adapter_gain, dedupe, train
-    from slmguild.finetune.expert_work import (
-        grounded_examples,
-        held_out_documents,
-        questions_from_rows,
-        tool_step_examples,
-    )
+    from slmguild.finetune import TrainSettings, adapter_gain, train
+    from slmguild.finetune.expert_work import expert_work, questions_from_rows
     from slmguild.finetune.export import export_gguf_lora
     from slmguild.serving.adapters import file_sha256
 
     asked = [q for file in QUESTIONS
              for q in questions_from_rows(read_jsonl(GUILD.parent / file.format(expert=name), []), name)]
-    # As `finetune data work` makes them, with its defaults: the questions of a fifth of the
-    # documents are its eval split, not trained on.
-    examples, _ = grounded_examples(expert, asked, held_out=held_out_documents(expert, 0.2))
-    examples, _ = dedupe(examples + (tool_step_examples(expert) if expert.tools else []))
+    # With `finetune data work`'s defaults: the questions of a fifth of the documents are
+    # its eval split, not trained on.
+    examples = expert_work(expert, asked).examples
     settings = TrainSettings(epochs=epochs, max_steps=max_steps, max_length=MAX_LENGTH)
     result = train(examples, _base(), out, settings, resume=False, progress=lambda *_: None)
     adapter = export_gguf_lora(result.adapter_dir, _base(), out / "adapter.gguf", file_sha256(_base()))

@@ -145,37 +145,24 @@ def work(
     Run `slmguild ingest` first: the questions go through the expert's search.
     """
     from slmguild.evaluation.data import read_jsonl
-    from slmguild.finetune.expert_work import (
-        grounded_examples,
-        questions_from_rows,
-        tool_step_examples,
-    )
-    from slmguild.finetune.expert_work import (
-        held_out_documents as held_out_share,
-    )
+    from slmguild.finetune.expert_work import expert_work, questions_from_rows
 
     member = load_guild(guild).expert(expert)
     asked = [q for path in questions for q in questions_from_rows(read_jsonl(path, []), expert)]
     if not asked:
         raise SlmguildError(f"no question of '{expert}' in {', '.join(map(str, questions))}")
-    held_out = held_out_share(member, held_out_documents, seed)
     with Progress(TextColumn("{task.description}"), *Progress.get_default_columns()[1:], console=console) as bar:
         task = bar.add_task(f"{expert}: searching and drafting targets", total=len(asked))
-        examples, counts = grounded_examples(member, asked, distractor_share=distractors, held_out=held_out,
-                                             seed=seed, progress=lambda done, _: bar.update(task, completed=done))
-    if steps and member.tools:
-        stepped = tool_step_examples(member)
-        examples += stepped
-        counts.steps = len(stepped)
-    unique, dropped = dedupe(examples)
-    write_examples(out, unique)
-    split = Counter(example.split for example in unique)
-    console.print(f"{out}: {split['train']} train, {split['eval']} eval ({dropped} duplicates dropped) — "
+        made = expert_work(member, asked, distractor_share=distractors, held_out_share=held_out_documents,
+                           steps=steps, seed=seed, progress=lambda done, _: bar.update(task, completed=done))
+    write_examples(out, made.examples)
+    split, counts = Counter(example.split for example in made.examples), made.counts
+    console.print(f"{out}: {split['train']} train, {split['eval']} eval ({counts.duplicates} duplicates dropped) — "
                   f"{counts.answered} answers, {counts.not_in_notes} with distractors only, {counts.steps} tool "
                   f"steps; left out: {counts.unsupported} references the passages do not support, "
                   f"{counts.nothing_found} questions the search found nothing for")
-    if held_out:
-        console.print(f"eval documents: {', '.join(sorted(held_out))}")
+    if made.held_out:
+        console.print(f"eval documents: {', '.join(sorted(made.held_out))}")
 
 
 ExpertOption = Annotated[str, typer.Option("--expert", "-e", help="The expert whose adapter it is.")]

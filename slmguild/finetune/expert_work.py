@@ -36,7 +36,7 @@ from slmguild.agents import Expert
 from slmguild.agents.answer_check import Evidence
 from slmguild.agents.grounded import Findings, draft_evidence, draft_messages
 from slmguild.errors import SlmguildError
-from slmguild.finetune.datasets import Example, Message, Split
+from slmguild.finetune.datasets import Example, Message, Split, dedupe
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.words import content_words
 
@@ -63,6 +63,40 @@ class WorkCounts:
     unsupported: int = 0  # left out: the check does not find the reference in the passages
     nothing_found: int = 0  # left out: the search found nothing (the expert says so without a model)
     steps: int = 0  # tool-step decisions
+    duplicates: int = 0  # rows dropped as duplicates of another
+
+
+@dataclass(frozen=True)
+class ExpertWork:
+    """The rows of an expert's work, deduplicated, what made them and the documents held out."""
+
+    examples: list[Example]
+    counts: WorkCounts
+    held_out: set[str]  # documents whose questions are the eval split
+
+
+def expert_work(
+    expert: Expert,
+    questions: Sequence[Question],
+    *,
+    distractor_share: float = 0.2,
+    held_out_share: float = 0.2,
+    steps: bool = True,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExpertWork:
+    """Everything `slmguild finetune data work` writes: the grounded answers of `questions`
+    (those of a seeded `held_out_share` of the documents are the eval split), the tool steps
+    when `steps` and the expert has tools, duplicates dropped."""
+    held_out = held_out_documents(expert, held_out_share, seed)
+    examples, counts = grounded_examples(expert, questions, distractor_share=distractor_share,
+                                         held_out=held_out, seed=seed, progress=progress)
+    if steps and expert.tools:
+        stepped = tool_step_examples(expert)
+        examples += stepped
+        counts.steps = len(stepped)
+    unique, counts.duplicates = dedupe(examples)
+    return ExpertWork(unique, counts, held_out)
 
 
 def questions_from_rows(rows: Iterable[dict[str, Any]], expert: str) -> list[Question]:
