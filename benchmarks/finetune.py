@@ -1,6 +1,7 @@
 """Fine-tuning and adapter serving, measured on this machine (CPU, SmolLM2-135M).
 
     python benchmarks/finetune.py [--parts speed,serving,gain] [--epochs 1 | --steps N] [--experts it,hr]
+                                  [--document-questions]
 
 - speed: seconds per step and peak memory of LoRA training at sequence length 256
   (batch 4; gradient checkpointing off and on), each in a fresh process;
@@ -168,7 +169,7 @@ def part_serving(turns: int) -> None:
         print(f"| {case} | {p50 * 1000:.0f} | {p50 / reference:.2f}x |")
 
 
-def part_gain(epochs: float, max_steps: int | None, only: list[str]) -> None:
+def part_gain(epochs: float, max_steps: int | None, only: list[str], document_questions: bool) -> None:
     from slmguild.config import load_config
     from slmguild.evaluation import reference_rows
     from slmguild.evaluation.data import read_jsonl
@@ -181,7 +182,8 @@ def part_gain(epochs: float, max_steps: int | None, only: list[str]) -> None:
     control = load_examples(GUILD.parent / "finetune/control.jsonl")
     length = f"{epochs:g} epochs" if max_steps is None else f"{max_steps} steps"
     print(f"\nAdapter gain: each expert's adapter trained on its own work (`finetune data work` on "
-          f"{' + '.join(QUESTIONS)}: grounded answers and tool steps), {length}, r=16, batch 4, sequence length "
+          f"{' + '.join(QUESTIONS)}{' + the documents questions' if document_questions else ''}: grounded answers "
+          f"and tool steps), {length}, r=16, batch 4, sequence length "
           f"{MAX_LENGTH}, CPU; greedy decoding; held out: {HELD_OUT_ANSWERS} and {HELD_OUT_TOOLS} (the expert's "
           f"rows, tool_choice: model), {len(control)} off-domain control questions\n")
     print("| expert | rows | steps | s/step | answers correct | unsupported | right tool | right tool and arguments "
@@ -196,20 +198,24 @@ def part_gain(epochs: float, max_steps: int | None, only: list[str]) -> None:
             answers = reference_rows([row for row in rows[HELD_OUT_ANSWERS] if row["expert"] == name])
             tools = [case for case in tool_case_rows(rows[HELD_OUT_TOOLS]) if case.expert == name]
             _gain_row(name, guild.expert(name), config, (answers, tools, control), Path(scratch) / name,
-                      epochs, max_steps)
+                      epochs, max_steps, document_questions)
 
 
 def _gain_row(
-    name: str, expert: Any, config: Any, held_out: tuple, out: Path, epochs: float, max_steps: int | None
+    name: str, expert: Any, config: Any, held_out: tuple, out: Path, epochs: float, max_steps: int | None,
+    document_questions: bool,
 ) -> None:
     from slmguild.evaluation.data import read_jsonl
     from slmguild.finetune import TrainSettings, adapter_gain, train
+    from slmguild.finetune.document_questions import chunk_questions
     from slmguild.finetune.expert_work import expert_work, questions_from_rows
     from slmguild.finetune.export import export_gguf_lora
     from slmguild.serving.adapters import file_sha256
 
     asked = [q for file in QUESTIONS
              for q in questions_from_rows(read_jsonl(GUILD.parent / file.format(expert=name), []), name)]
+    if document_questions:  # as `finetune data questions` writes them
+        asked += chunk_questions(expert.knowledge.base.document_chunks(name))
     # With `finetune data work`'s defaults: the questions of a fifth of the documents are
     # its eval split, not trained on.
     examples = expert_work(expert, asked).examples
@@ -243,6 +249,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1, help="gain: training epochs per expert")
     parser.add_argument("--steps", type=int, default=None, help="gain: training steps per expert (instead of epochs)")
     parser.add_argument("--experts", default="", help="gain: comma-separated experts (default: all)")
+    parser.add_argument("--document-questions", action="store_true",
+                        help="gain: also train on the questions `finetune data questions` writes")
     parser.add_argument("--turns", type=int, default=30, help="serving: timed requests per case")
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -251,7 +259,8 @@ def main() -> None:
     if "serving" in parts:
         part_serving(args.turns)
     if "gain" in parts:
-        part_gain(args.epochs, args.steps, [name for name in args.experts.split(",") if name])
+        part_gain(args.epochs, args.steps, [name for name in args.experts.split(",") if name],
+                  args.document_questions)
 
 
 if __name__ == "__main__":

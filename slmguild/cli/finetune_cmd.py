@@ -45,7 +45,8 @@ app = typer.Typer(
     help="Fine-tuning: each expert's LoRA adapter, from its dataset to a served, measured adapter.",
     no_args_is_help=True,
 )
-data = typer.Typer(help="Datasets: build (validate, dedupe, split), inspect, synthesize, the expert's work.",
+data = typer.Typer(help="Datasets: build (validate, dedupe, split), inspect, questions (by a teacher model or by "
+                   "rules), the expert's work.",
                    no_args_is_help=True)
 app.add_typer(data, name="data")
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Where to write the chat-format JSON lines.")]
@@ -103,14 +104,7 @@ def synth(
     teacher = loaded.escalation or member
     if loaded.escalation is None:
         console.print(f"[yellow]no escalation model: {expert}'s own model writes the data[/]")
-    from slmguild.knowledge.chunks import chunk_file
-
-    settings = loaded.config.knowledge
-    passages = [
-        chunk.text
-        for source, path in loaded.knowledge.source_files(expert)
-        for chunk in chunk_file(path, source, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
-    ][:limit]
+    passages = [chunk.text for chunk in loaded.knowledge.document_chunks(expert)][:limit]
     if not passages:
         raise SlmguildError(f"'{expert}' has no documents to write questions about (knowledge.sources)")
     examples = []
@@ -120,6 +114,38 @@ def synth(
         raise SlmguildError("the teacher wrote no usable pair: try a larger teacher (escalation:)")
     write_examples(out, examples)
     console.print(f"{out}: {len(examples)} examples from {len(passages)} chunks (run `finetune data build` to split)")
+
+
+@data.command("questions")
+def questions_command(
+    expert: Annotated[str, typer.Option("--expert", "-e", help="Whose documents to ask about.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help='Where to write {"question", "answer", "source", '
+                                      '"expert"} JSON lines (the input of `data work`).')],
+    guild: GuildOption = Path("guild.yaml"),
+    show: Annotated[int, typer.Option(help="Print this many of the questions, spread over the documents.")] = 5,
+) -> None:
+    """Questions about an expert's documents written by rules, without a teacher model.
+
+    Each sentence that states a figure (an amount, a share, a date, a time, a count of
+    something) becomes a question that asks for it where it stands — "Up to 5 unused days
+    carry over" gives "Up to how many unused days carry over ...?" — and the sentence is its
+    answer. Pass the file to `finetune data work -q`: it pairs each question with what the
+    expert's search returns.
+    """
+    import json
+
+    from slmguild.finetune.document_questions import chunk_questions
+
+    loaded = load_guild(guild)
+    loaded.expert(expert)  # an unknown expert fails here, with the guild's experts named
+    asked = chunk_questions(loaded.knowledge.document_chunks(expert))
+    if not asked:
+        raise SlmguildError(f"no sentence of '{expert}'s documents states a figure to ask about")
+    rows = [{"question": q.text, "answer": q.answer, "source": q.source, "expert": expert} for q in asked]
+    out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    console.print(f"{out}: {len(rows)} questions from {len({q.source for q in asked})} documents")
+    for question in asked[:: max(1, len(asked) // show)][:show] if show else ():
+        console.print(f"  [bold]{escape(question.text)}[/]\n    {escape(question.answer)}")
 
 
 @data.command("work")
@@ -139,8 +165,9 @@ def work(
     steps: Annotated[bool, typer.Option(help="Also the tool-step decisions of the expert's labelled requests.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the distractor and held-out draws.")] = 0,
 ) -> None:
-    """Training data that is the expert's own work, in the prompts it is served with: its
-    grounded answers from what its own search returns (RAFT), and its tool steps.
+    """Training data that is the expert's own work, in the prompts it is served with.
+
+    Its grounded answers from what its own search returns (RAFT), and its tool steps.
 
     Run `slmguild ingest` first: the questions go through the expert's search.
     """

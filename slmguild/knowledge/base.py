@@ -16,7 +16,7 @@ from langchain_core.embeddings import Embeddings
 
 from slmguild.config import GuildConfig
 from slmguild.errors import KnowledgeError
-from slmguild.knowledge.chunks import Chunk, Filters, Hit, SearchMode
+from slmguild.knowledge.chunks import Chunk, Filters, Hit, SearchMode, chunk_file
 from slmguild.knowledge.embedders import describe, embedder_for
 from slmguild.knowledge.ingest import IngestReport, Progress, find_files, ingest_expert
 from slmguild.knowledge.rerank import Reranker, rerank_hits, reranker_for
@@ -91,6 +91,13 @@ class KnowledgeBase:
                         f"{path} is outside the knowledge roots ({', '.join(map(str, roots))}): refused"
                     )
                 yield resolved.relative_to(root).as_posix(), path
+
+    def document_chunks(self, expert: str) -> Iterator[Chunk]:
+        """Every document of `expert` cut into chunks as ingest cuts it, read from the files
+        (not from the store: no ingest needed); a file that cannot be read raises."""
+        for source, path in self.source_files(expert):
+            yield from chunk_file(path, source, chunk_size=self.settings.chunk_size,
+                                  chunk_overlap=self.settings.chunk_overlap)
 
     def document_text(self, chunk: Chunk) -> str:
         return self.settings.embedder.document_prefix + chunk.embedding_text()
