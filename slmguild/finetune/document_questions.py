@@ -59,7 +59,7 @@ def echo_question(sentence: str) -> str | None:
     return question[0].upper() + question[1:]
 
 
-def chunk_questions(chunks: Iterable[Chunk], expert: str | None = None) -> list[Question]:
+def chunk_questions(chunks: Iterable[Chunk]) -> list[Question]:
     """Echo questions of every figure-stating sentence of `chunks`, each once (chunks overlap)."""
     seen: set[str] = set()
     questions = []
