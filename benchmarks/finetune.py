@@ -186,9 +186,9 @@ def part_gain(epochs: float, max_steps: int | None, only: list[str], document_qu
           f"and tool steps), {length}, r=16, batch 4, sequence length "
           f"{MAX_LENGTH}, CPU; greedy decoding; held out: {HELD_OUT_ANSWERS} and {HELD_OUT_TOOLS} (the expert's "
           f"rows, tool_choice: model), {len(control)} off-domain control questions\n")
-    print("| expert | rows | steps | s/step | answers correct | unsupported | right tool | right tool and arguments "
-          "| false calls | control kept |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| expert | rows | steps | s/step | answers correct | unsupported | drafts shown (without the key facts) "
+          "| right tool | right tool and arguments | false calls | control kept |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     # One folder for every expert's adapter: the process-wide engine keeps each adapter it
     # loaded, and restarts with all of them when the next one is registered.
     with tempfile.TemporaryDirectory() as scratch:
@@ -205,6 +205,7 @@ def _gain_row(
     name: str, expert: Any, config: Any, held_out: tuple, out: Path, epochs: float, max_steps: int | None,
     document_questions: bool,
 ) -> None:
+    from slmguild.evaluation import draft_counts
     from slmguild.evaluation.data import read_jsonl
     from slmguild.finetune import TrainSettings, adapter_gain, train
     from slmguild.finetune.document_questions import chunk_questions
@@ -229,10 +230,12 @@ def _gain_row(
     def tool_cell(measure: str, total: int) -> str:
         return f"{getattr(before.tools, measure)} → {getattr(after.tools, measure)} of {total}"
 
+    drafts = [draft_counts(side.answers.answered) for side in (before, after)]
     kept = report.control_kept
     print(f"| {name} | {sum(e.split != 'eval' for e in examples)} | {result.steps} | {result.seconds_per_step:.1f} "
           f"| {before.answers.correct:.3f} → {after.answers.correct:.3f} "
           f"| {before.answers.unsupported:.1%} → {after.answers.unsupported:.1%} "
+          f"| {' → '.join(f'{counts.shown} ({counts.shown_without_keys})' for counts in drafts)} "
           f"| {tool_cell('right_tool', len(before.tools.needing))} "
           f"| {tool_cell('right_arguments', len(before.tools.needing))} "
           f"| {tool_cell('false_calls', len(before.tools.needing_none))} "
