@@ -181,14 +181,15 @@ def part_gain(epochs: float, max_steps: int | None, only: list[str], document_qu
     rows = {name: read_jsonl(GUILD.parent / name, ["expert"]) for name in (HELD_OUT_ANSWERS, HELD_OUT_TOOLS)}
     control = load_examples(GUILD.parent / "finetune/control.jsonl")
     length = f"{epochs:g} epochs" if max_steps is None else f"{max_steps} steps"
+    generated = " + the documents' questions (`finetune data questions`)" if document_questions else ""
     print(f"\nAdapter gain: each expert's adapter trained on its own work (`finetune data work` on "
-          f"{' + '.join(QUESTIONS)}{' + the documents questions' if document_questions else ''}: grounded answers "
+          f"{' + '.join(QUESTIONS)}{generated}: grounded answers "
           f"and tool steps), {length}, r=16, batch 4, sequence length "
           f"{MAX_LENGTH}, CPU; greedy decoding; held out: {HELD_OUT_ANSWERS} and {HELD_OUT_TOOLS} (the expert's "
           f"rows, tool_choice: model), {len(control)} off-domain control questions\n")
-    print("| expert | rows | steps | s/step | answers correct | unsupported | drafts shown (without the key facts) "
+    print("| expert | rows | steps | s/step | peak RSS GiB (the run so far) | answers correct | unsupported | drafts shown (without the key facts) "
           "| right tool | right tool and arguments | false calls | control kept |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     # One folder for every expert's adapter: the process-wide engine keeps each adapter it
     # loaded, and restarts with all of them when the next one is registered.
     with tempfile.TemporaryDirectory() as scratch:
@@ -233,6 +234,7 @@ def _gain_row(
     drafts = [draft_counts(side.answers.answered) for side in (before, after)]
     kept = report.control_kept
     print(f"| {name} | {sum(e.split != 'eval' for e in examples)} | {result.steps} | {result.seconds_per_step:.1f} "
+          f"| {result.peak_memory_bytes / 2**30:.1f} "
           f"| {before.answers.correct:.3f} → {after.answers.correct:.3f} "
           f"| {before.answers.unsupported:.1%} → {after.answers.unsupported:.1%} "
           f"| {' → '.join(f'{counts.shown} ({counts.shown_without_keys})' for counts in drafts)} "
