@@ -10,7 +10,8 @@
   fresh process; and the latency of a request with no adapter loaded, with 3 loaded
   and none selected, and with one of them selected (interleaved, greedy, 32 tokens);
 - gain: each example expert's adapter trained on its own work (like `slmguild finetune
-  data work` then `finetune train`), then measured without vs with it on held-out
+  data work` then `finetune train`; with `--document-questions`, also on the questions
+  `finetune data questions` writes), then measured without vs with it on held-out
   questions and requests it was not trained on, and on control questions (like
   `slmguild finetune eval`).
 
