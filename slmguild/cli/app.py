@@ -34,7 +34,7 @@ app = typer.Typer(
     cls=_SlmguildGroup,
     help="A guild of specialized small language models: ask, chat, manage models and configs.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 
