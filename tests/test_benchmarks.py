@@ -26,7 +26,7 @@ QUICK = {
     "overhead.py": ["--turns", "5"],
     "retrieval.py": ["--scales", "300"],
     "routing.py": ["--train", str(SAMPLE / "train.jsonl"), "--eval", str(SAMPLE / "val.jsonl"),
-                   "--k", "2", "--calib", "2", "--llm-rows", "6", "--llm-oos", "2"],
+                   "--k", "2", "--calib", "2", "--llm-rows", "6", "--llm-oos", "2", "--tune-encoder"],
     "serve_load.py": ["--clients", "2", "--max-tokens", "8"],
     "serving.py": ["--rounds", "1", "--max-tokens", "8"],
     "tool_calls.py": ["--limit", "2"],

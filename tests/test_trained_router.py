@@ -20,10 +20,12 @@ from slmguild.orchestrator.trained_router import (
     RoutingCosts,
     TrainedRouter,
     calibrate,
+    encoder_files,
     fit_router_model,
     labelled_vectors,
 )
 from slmguild.testing import FakeEmbedder
+from slmguild.vectors import unit
 
 EXEMPLARS = {
     "it": {"vpn": ["how do I reset my vpn password", "the vpn does not connect", "vpn token expired"],
@@ -151,3 +153,36 @@ def test_router_calibrate_writes_the_centroids_thresholds_into_the_guild_file(gu
     assert text.startswith(original.split("routing:")[0]) and "thresholds:" in text  # comments and layout kept
     config = slmguild.load_config(guild_file)
     assert set(config.routing.thresholds) <= {"it", "hr"} and config.routing.thresholds
+
+
+def test_router_train_tunes_an_encoder_for_routing_only(guild_file):
+    """`--tune-encoder`: the real fp32 MiniLM tuned on the exemplars with torch, exported to
+    int8 ONNX beside the model; the guild routes with it, the knowledge keeps its embedder."""
+    from slmguild.cli import app
+
+    labelled = guild_file.with_name("labelled.jsonl")
+    result = CliRunner().invoke(app, ["router", "train", "--tune-encoder", "--data", str(labelled),
+                                      "--guild", str(guild_file)])
+    assert result.exit_code == 0, result.output
+    model_path = guild_file.with_name("guild.router.npz")
+    encoder, tokenizer = encoder_files(model_path)
+    assert RouterModel.load(model_path).tuned_encoder and encoder.is_file() and tokenizer.is_file()
+    guild = slmguild.load_guild(guild_file)
+    assert guild.scorer.embedder is not guild.knowledge.embedder
+    assert guild.router.route("the vpn will not connect from home").expert == "it"
+    assert guild.router.route("how many days of leave can I carry over").expert == "hr"
+
+    # Tuning drew each sub-topic's exemplars together, relative to the other sub-topic's.
+    def spread(embedder) -> float:
+        vpn = unit(np.asarray(embedder.embed_documents(["how do I reset my vpn password",
+                                                        "the vpn does not connect"])))
+        leave = unit(np.asarray(embedder.embed_documents(["how many leave days do I have"])))
+        return float(vpn[0] @ vpn[1] - vpn[0] @ leave[0])
+
+    assert spread(guild.scorer.embedder) > spread(guild.knowledge.embedder)
+
+    # Trained again without it: the model routes with the knowledge embedder, the files go.
+    router_command("train", guild_file)
+    assert not encoder.exists() and not tokenizer.exists()
+    guild = slmguild.load_guild(guild_file)
+    assert not RouterModel.load(model_path).tuned_encoder and guild.scorer.embedder is guild.knowledge.embedder

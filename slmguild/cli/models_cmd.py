@@ -75,6 +75,6 @@ def pull_(
 def path_(name: Annotated[str, typer.Argument(help="A catalog name or a .gguf path.")]) -> None:
     """Print the file(s) that a model name resolves to (a chat model: the file that serves it)."""
     entry = CATALOG.get(name)
-    paths = model_files(name) if entry is not None and entry.kind == "embedding" else [gguf_path(name)]
+    paths = model_files(name) if entry is not None and entry.kind != "chat" else [gguf_path(name)]
     for path in paths:
         typer.echo(str(path))

@@ -8,10 +8,12 @@
 - `export`: the GGUF LoRA llama.cpp loads, and an Ollama Modelfile;
 - `publish`: an expert's adapter files, and registering an adapter in the guild file;
 - `evaluate`: the expert without vs with its adapter: grounded answers and tool decisions on
-  held-out questions, control questions kept right (`slmguild.evaluation`'s measures).
+  held-out questions, control questions kept right (`slmguild.evaluation`'s measures);
+- `router_encoder`: a copy of the sentence encoder tuned on the routing exemplars, exported
+  as int8 ONNX for the trained router (`slmguild router train --tune-encoder`).
 
-Only `training` (and `export`, which reads the trained tensors) need torch; it is
-imported when they run.
+Only `training`, `router_encoder` (and `export`, which reads the trained tensors) need
+torch; it is imported when they run.
 """
 
 from slmguild.finetune.datasets import (
@@ -31,11 +33,13 @@ from slmguild.finetune.publish import (
     register_adapter,
     serving_base,
 )
+from slmguild.finetune.router_encoder import EncoderTuning, tune_encoder
 from slmguild.finetune.training import FinetuneError, TrainResult, TrainSettings, train
 
 __all__ = [
     "AdapterFiles",
     "DatasetError",
+    "EncoderTuning",
     "Example",
     "ExportError",
     "FinetuneError",
@@ -53,6 +57,7 @@ __all__ = [
     "serving_base",
     "synthesize",
     "train",
+    "tune_encoder",
     "write_examples",
     "write_modelfile",
 ]

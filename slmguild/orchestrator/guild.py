@@ -41,7 +41,6 @@ from slmguild.config import (
 from slmguild.errors import ConfigError, SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
 from slmguild.orchestrator.events import Done, Event, Reply, Token
-from slmguild.orchestrator.trace import TurnTrace
 from slmguild.orchestrator.graph import (
     CHECKPOINT_SERDE,
     ESCALATION,
@@ -61,12 +60,19 @@ from slmguild.orchestrator.routers import (
     Router,
     ScoringRouter,
 )
-from slmguild.orchestrator.sessions import is_postgres, open_checkpointer, postgres_turn_lock, session_ids
+from slmguild.orchestrator.sessions import (
+    is_postgres,
+    open_checkpointer,
+    postgres_turn_lock,
+    session_ids,
+)
+from slmguild.orchestrator.trace import TurnTrace
 from slmguild.orchestrator.trained_router import (
     RouterModel,
     TrainedRouter,
     fingerprint,
     general_requests,
+    tuned_embedder,
 )
 from slmguild.serving import chat_model
 from slmguild.tools import Demonstrations, ToolExecutor, ToolRegistry
@@ -266,7 +272,7 @@ class Guild:
             log.warning("%s was trained on other exemplars or another embedder: routing by the exemplar "
                         "centroids until `slmguild router train` is run again", path)
             return self.embedding_router
-        return TrainedRouter(self.knowledge.embedder, model)
+        return TrainedRouter(tuned_embedder(path) if model.tuned_encoder else self.knowledge.embedder, model)
 
     @cached_property
     def router(self) -> Router:

@@ -59,6 +59,9 @@ class RouterModel:
     bias: np.ndarray  # (classes,)
     threshold: float
     fingerprint: str
+    # Routes with its own encoder, tuned on the exemplars (`router train --tune-encoder`),
+    # kept beside the model file (`encoder_files`); False: with the knowledge embedder.
+    tuned_encoder: bool = False
 
     @property
     def experts(self) -> list[str]:
@@ -75,7 +78,8 @@ class RouterModel:
 
     def save(self, path: str | Path) -> None:
         """Write the model as a `.npz` (no pickles: loading it runs no code)."""
-        meta = json.dumps({"owners": self.owners, "threshold": self.threshold, "fingerprint": self.fingerprint})
+        meta = json.dumps({"owners": self.owners, "threshold": self.threshold, "fingerprint": self.fingerprint,
+                           "tuned_encoder": self.tuned_encoder})
         with Path(path).open("wb") as stream:
             np.savez(stream, weights=self.weights, bias=self.bias, meta=np.asarray(meta))
 
@@ -86,11 +90,30 @@ class RouterModel:
             with np.load(Path(path), allow_pickle=False) as saved:
                 meta = json.loads(str(saved["meta"]))
                 return cls(meta["owners"], saved["weights"], saved["bias"], float(meta["threshold"]),
-                           meta["fingerprint"])
+                           meta["fingerprint"], bool(meta.get("tuned_encoder", False)))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no trained router here; run `slmguild router train`") from None
         except (OSError, KeyError, ValueError) as exc:
             raise ConfigError(f"{path}: not a router written by `slmguild router train` ({exc})") from None
+
+
+def encoder_files(model_path: str | Path) -> tuple[Path, Path]:
+    """Where the tuned encoder of the router model at `model_path` is kept, beside it: the
+    int8 ONNX file and its tokenizer."""
+    path = Path(model_path)
+    stem = path.name.removesuffix(path.suffix)
+    return path.with_name(f"{stem}.encoder.onnx"), path.with_name(f"{stem}.encoder.tokenizer.json")
+
+
+def tuned_embedder(model_path: str | Path) -> Embeddings:
+    """The tuned encoder of the router model at `model_path`; `ConfigError` if it is missing."""
+    from slmguild.serving.onnx_embeddings import OnnxEmbeddings
+
+    encoder, tokenizer = encoder_files(model_path)
+    if not (encoder.is_file() and tokenizer.is_file()):
+        raise ConfigError(f"{model_path} routes with a tuned encoder, but {encoder.name} or {tokenizer.name} "
+                          "is missing beside it; run `slmguild router train --tune-encoder` again")
+    return OnnxEmbeddings(encoder, tokenizer)
 
 
 @dataclass(frozen=True)

