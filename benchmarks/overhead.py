@@ -1,6 +1,6 @@
 """Framework overhead per turn: everything a turn costs except the model's own time.
 
-    python benchmarks/overhead.py [--turns 200]
+    python benchmarks/overhead.py [--turns 200] [--embedder all-minilm-l6-v2-int8]
 
 The example guild's experts answer with a scripted model (a fixed reply, streamed word
 by word: no model time), so what is measured is slmguild: the LangGraph graph, routing
@@ -34,10 +34,13 @@ CONVERSATION_TURNS = 20  # saved sessions are conversations of this many turns
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--embedder", help="a catalog ONNX embedder instead of the guild's, to compare its cost")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        guild = model_free_guild(Path(scratch) / "sessions.sqlite", replies=args.turns * 5 + 10)
-        by_centroids = model_free_guild(Path(scratch) / "centroids.sqlite", replies=args.turns + 10, centroids=True)
+        guild = model_free_guild(Path(scratch) / "sessions.sqlite", replies=args.turns * 5 + 10,
+                                 embedder=args.embedder)
+        by_centroids = model_free_guild(Path(scratch) / "centroids.sqlite", replies=args.turns + 10, centroids=True,
+                                        embedder=args.embedder)
         for loaded in (guild, by_centroids):
             loaded.run(QUESTIONS[0])  # load the embedder, the router and the centroids once
         times: dict[str, list[float]] = {}

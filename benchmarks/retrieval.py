@@ -1,7 +1,7 @@
 """Retrieval quality and speed of the knowledge stores, side by side in one run.
 
     python benchmarks/retrieval.py                       # the example guild, its labelled set
-    python benchmarks/retrieval.py --embedders onnx:all-minilm-l6-v2-int8 embedded:smollm2-135m-instruct
+    python benchmarks/retrieval.py --embedders onnx:all-minilm-l6-v2-q8 embedded:smollm2-135m-instruct
 
 For every embedder: ingest the guild's documents into a scratch Qdrant (local mode),
 then score each labelled question (question -> expert -> source document) against its
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from slmguild.config import EmbedderSpec, StoreConfig, load_config
+from slmguild.config import DEFAULT_EMBEDDER, EmbedderSpec, StoreConfig, load_config
 from slmguild.evaluation import source_rank, sourced_rows
 from slmguild.knowledge import Chunk, KnowledgeBase
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--guild", default=ROOT / "examples/acme/guild.yaml", type=Path)
     parser.add_argument("--questions", default=ROOT / "examples/acme/retrieval_questions.jsonl", type=Path)
     parser.add_argument(
-        "--embedders", nargs="+", default=["onnx:all-minilm-l6-v2-int8"],
+        "--embedders", nargs="+", default=[f"onnx:{DEFAULT_EMBEDDER}"],
         help="backend:name of each embedder to compare, e.g. embedded:smollm2-135m-instruct "
         "(the first is also timed)",
     )

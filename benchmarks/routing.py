@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from slmguild.config import Generation, ModelSpec
+from slmguild.config import DEFAULT_EMBEDDER, Generation, ModelSpec
 from slmguild.finetune.router_encoder import tune_encoder
 from slmguild.orchestrator.routers import (
     CascadeRouter,
@@ -216,7 +216,7 @@ def main() -> None:
     pools, labelled, learnt_out_of_scope = split_train(train, max(args.k), args.calib, args.seed)
     subsample = pick(evaluation, args.llm_rows, args.llm_oos, args.seed)
     sub_rows = [evaluation[i] for i in subsample]
-    embedder = CachedEmbeddings(OnnxEmbeddings.from_catalog("all-minilm-l6-v2-int8"))
+    embedder = CachedEmbeddings(OnnxEmbeddings.from_catalog(DEFAULT_EMBEDDER))
     calib_texts = [text for text, _ in labelled]
     calib_vectors = dict(zip(calib_texts, embedder.embed_documents(calib_texts), strict=True))
     intents: dict[str, list[str]] = defaultdict(list)
@@ -238,7 +238,7 @@ def main() -> None:
             results.append(metrics("embedding", k, per, "all", outcomes))
             results.append(metrics("embedding", k, per, "subsample", [outcomes[i] for i in subsample]))
             trained = fit_router_model(embedder, exemplars(pools, k, per, args.seed), learnt_out_of_scope,
-                                       embedder_name="all-minilm-l6-v2-int8")
+                                       embedder_name=DEFAULT_EMBEDDER)
             calibrate(trained, np.asarray([calib_vectors[text] for text in calib_texts]),
                       [label for _, label in labelled], costs)
             outcomes = run_embedding(TrainedRouter(embedder, trained), evaluation)

@@ -28,7 +28,7 @@ from slmguild.yaml_files import line_of, read_yaml, validate_yaml
 
 Backend = Literal["embedded", "ollama", "openai"]
 DEFAULT_MODEL = "smollm2-135m-instruct"
-DEFAULT_EMBEDDER = "all-minilm-l6-v2-int8"
+DEFAULT_EMBEDDER = "all-minilm-l6-v2-q8"
 ExpertName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 
 

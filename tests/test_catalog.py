@@ -73,3 +73,31 @@ def test_the_default_model_is_served_as_q8_0_with_the_same_weights_and_metadata(
             again = dequantize(after.data, after.tensor_type).reshape(-1, 32)
             step = np.abs(original).max(axis=1, keepdims=True) / 127
             assert np.all(np.abs(again - original) <= 0.6 * step)
+
+
+def test_the_default_embedder_is_served_computing_in_8_bits():
+    import numpy as np
+    import onnx
+
+    from slmguild.config import DEFAULT_EMBEDDER
+    from slmguild.serving.onnx_embeddings import OnnxEmbeddings
+
+    served, tokenizer = catalog.onnx_embedder_files(DEFAULT_EMBEDDER)
+    shipped, _ = catalog.model_files(DEFAULT_EMBEDDER)
+    assert served != shipped and served.parent == catalog.models_dir()  # made beside the pulled files
+    graph = onnx.load(served).graph
+    weights = {tensor.name for tensor in graph.initializer}
+    assert sum(node.op_type == "MatMulInteger" for node in graph.node) == 36  # 6 layers x 6 weight matrices
+    assert not [node.name for node in graph.node if node.op_type == "MatMul" and node.input[1] in weights]
+    texts = ["How do I reset my VPN password?", "the printer on floor 3 jams",
+             "How many days of annual leave do I get?", "Hotels in Berlin are refunded up to 160 EUR a night.",
+             "Reset your VPN password in the self-service portal, then approve the prompt on your phone."]
+    before = np.asarray(OnnxEmbeddings(shipped, tokenizer).embed_documents(texts))
+    embedder = OnnxEmbeddings(served, tokenizer)
+    after = np.asarray(embedder.embed_documents(texts))
+    # Activations are quantized on the fly: a text's vector must not depend on the others'.
+    assert np.array_equal(np.asarray(embedder.embed_query(texts[1])), after[1])
+    assert np.all((before * after).sum(axis=1) > 0.95)  # the same model's vectors, not another's
+    # and the same neighbours: each text's nearest other text
+    nearest = [np.argsort(-(vectors @ vectors.T), axis=1)[:, 1] for vectors in (before, after)]
+    assert nearest[0].tolist() == nearest[1].tolist()

@@ -257,7 +257,7 @@ def test_cli_ingest_and_search(tmp_path, docs):
     runner = CliRunner()
     guild = guild_file(tmp_path, extra="")
     config_text = guild.read_text().replace(
-        "knowledge:\n", "knowledge:\n  embedder: {backend: onnx, name: all-minilm-l6-v2-int8}\n", 1
+        "knowledge:\n", "knowledge:\n  embedder: {backend: onnx, name: all-minilm-l6-v2-q8}\n", 1
     )
     guild.write_text(config_text)
     first = runner.invoke(app, ["ingest", "--guild", str(guild)])

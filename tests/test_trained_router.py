@@ -99,7 +99,7 @@ def guild_file(tmp_path):
     path = tmp_path / "guild.yaml"
     path.write_text(textwrap.dedent("""\
         name: trained   # a comment that must survive
-        knowledge: {embedder: {backend: onnx, name: all-minilm-l6-v2-int8}}
+        knowledge: {embedder: {backend: onnx, name: all-minilm-l6-v2-q8}}
         experts:
           it:
             description: IT

@@ -11,7 +11,14 @@ from rich.table import Table
 
 from slmguild.config import ModelSpec
 from slmguild.serving import backend_errors, list_models, ollama_backend
-from slmguild.serving.catalog import CATALOG, gguf_path, installed, model_files, pull
+from slmguild.serving.catalog import (
+    CATALOG,
+    gguf_path,
+    installed,
+    model_files,
+    onnx_embedder_files,
+    pull,
+)
 
 app = typer.Typer(help="Models: list what is installed, pull from the catalog, show paths.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -48,7 +55,7 @@ def list_(
 def pull_(
     names: Annotated[
         list[str],
-        typer.Argument(help="Catalog names, e.g. smollm2-135m-instruct all-minilm-l6-v2-int8."),
+        typer.Argument(help="Catalog names, e.g. smollm2-135m-instruct all-minilm-l6-v2-q8."),
     ],
     backend: Annotated[
         str | None, typer.Option(help="ollama: have an Ollama server pull the model's tag instead.")
@@ -73,8 +80,14 @@ def pull_(
 
 @app.command("path")
 def path_(name: Annotated[str, typer.Argument(help="A catalog name or a .gguf path.")]) -> None:
-    """Print the file(s) that a model name resolves to (a chat model: the file that serves it)."""
-    entry = CATALOG.get(name)
-    paths = model_files(name) if entry is not None and entry.kind != "chat" else [gguf_path(name)]
+    """Print the file(s) that a model name resolves to (a model served from a re-encoded
+    copy: the files that serve it)."""
+    kind = CATALOG[name].kind if name in CATALOG else "chat"
+    if kind == "chat":
+        paths = [gguf_path(name)]
+    elif kind == "embedding":
+        paths = list(onnx_embedder_files(name))
+    else:
+        paths = model_files(name)
     for path in paths:
         typer.echo(str(path))

@@ -113,13 +113,18 @@ def select_passages(
     chunk (the search saw the whole chunk, the passage alone may not name its topic), plus
     `WORD_WEIGHT` times its share of the question's distinctive words (`distinctive_share`):
     the rows of a table are alike to an embedder, "high" tells the one asked about.
-    Passages repeated across overlapping chunks are scored once.
+    Passages repeated across overlapping chunks are scored once, and a sentence that leads
+    a list is left out where the list is there too: the list holds it (it would take one of
+    the `count` places for less).
     """
     unique: dict[str, Passage] = {}
     for hit in hits:
         for passage in split_passages(hit):
             unique.setdefault(passage.shown, passage)
-    passages = list(unique.values())
+    passages = [
+        p for p in unique.values()
+        if not any(q.heading == p.heading and q.text != p.text and p.text in q.text for q in unique.values())
+    ]
     if not passages:
         return []
     vectors = unit(np.asarray(embedder.embed_documents([p.shown for p in passages])))

