@@ -63,7 +63,6 @@ def tune_encoder(
     steps)` is called after each training step.
     """
     torch = require("torch", "finetune")
-    require("onnx", "finetune")
     from safetensors.torch import load_file
     from tokenizers import Tokenizer
     from transformers import BertConfig, BertModel
