@@ -7,12 +7,16 @@
 Each CLINC150 domain is one expert. Its exemplars are k train rows PER INTENT (`--per
 intent`, the default), grouped by intent (sub-topic); `--per domain` draws k rows per
 domain instead, still grouped by their intents (the README shows it is far weaker).
+Each expert's description lists its 15 intents in words ("freeze account, routing, pin
+change, ..."): the trained routers learn its topic phrases as `router train` does
+(`with_description_topics`); "trained, exemplars only" is the trained router without them.
 Thresholds are calibrated on held-out TRAIN rows (never exemplars, never the eval split):
 `--calib` rows per intent plus out-of-scope train rows. The trained router learns the
 other half of the out-of-scope train rows (the shipped `general_requests.txt` are these
 100 rows, so it never sees the ones it is calibrated on), and its threshold is the least
 expected cost (`RoutingCosts`: each mistake costs 1, `--out-of-scope-share` of requests are
-nobody's).
+nobody's); each row's "expected cost" is that cost on the eval rows, so that routers whose
+thresholds traded differently can be compared.
 With `--tune-encoder`, the trained router also runs over an encoder tuned on the same
 exemplars (`router train --tune-encoder`; needs torch, a few minutes per k).
 The embedding and trained routers are scored on every eval row; the LLM router and the
@@ -52,6 +56,7 @@ from slmguild.orchestrator.trained_router import (
     encoder_files,
     fit_router_model,
     tuned_embedder,
+    with_description_topics,
 )
 from slmguild.serving import chat_model
 from slmguild.serving.onnx_embeddings import OnnxEmbeddings
@@ -178,7 +183,7 @@ def metrics(router: str, k: int | None, per: str, rows: str, outcomes: list[Outc
     }
 
 
-def tuned_encoder_row(groups: dict[str, dict[str, list[str]]], out_of_scope: list[str],
+def tuned_encoder_row(groups: dict[str, dict[str, list[str]]], descriptions: dict[str, str], out_of_scope: list[str],
                       labelled: list[tuple[str, str | None]], evaluation: list[dict], costs: RoutingCosts,
                       k: int, per: str) -> dict:
     """The trained router over an encoder tuned on these exemplars (`router train --tune-encoder`)."""
@@ -186,7 +191,8 @@ def tuned_encoder_row(groups: dict[str, dict[str, list[str]]], out_of_scope: lis
         model_path = Path(tmp) / "clinc.router.npz"
         tune_encoder([texts for topics in groups.values() for texts in topics.values()], *encoder_files(model_path))
         tuned = tuned_embedder(model_path)
-    model = fit_router_model(tuned, groups, out_of_scope, embedder_name="tuned")
+    model = fit_router_model(tuned, with_description_topics(groups, descriptions), out_of_scope,
+                             embedder_name="tuned")
     vectors = np.asarray(tuned.embed_documents([text for text, _ in labelled]))
     calibrate(model, vectors, [label for _, label in labelled], costs)
     return metrics("trained, tuned encoder", k, per, "all", run_embedding(TrainedRouter(tuned, model), evaluation))
@@ -222,9 +228,11 @@ def main() -> None:
     intents: dict[str, list[str]] = defaultdict(list)
     for domain, intent in pools:
         intents[domain].append(intent.replace("_", " "))
+    # What a guild author would write as each expert's `description`: the topics it owns.
+    descriptions = {domain: ", ".join(names) for domain, names in intents.items()}
     model = chat_model(ModelSpec(backend="embedded", name="smollm2-135m-instruct",
                                  generation=Generation(temperature=0, max_tokens=24)))
-    llm = LLMRouter(model, {domain: ", ".join(names) for domain, names in intents.items()})
+    llm = LLMRouter(model, descriptions)
     llm.route("hello")  # loads the model: not part of any timing
 
     costs = RoutingCosts(out_of_scope_share=args.out_of_scope_share)
@@ -237,18 +245,22 @@ def main() -> None:
             outcomes = run_embedding(router, evaluation)
             results.append(metrics("embedding", k, per, "all", outcomes))
             results.append(metrics("embedding", k, per, "subsample", [outcomes[i] for i in subsample]))
-            trained = fit_router_model(embedder, exemplars(pools, k, per, args.seed), learnt_out_of_scope,
-                                       embedder_name=DEFAULT_EMBEDDER)
-            calibrate(trained, np.asarray([calib_vectors[text] for text in calib_texts]),
-                      [label for _, label in labelled], costs)
-            outcomes = run_embedding(TrainedRouter(embedder, trained), evaluation)
-            results.append(metrics("trained", k, per, "all", outcomes))
+            groups = exemplars(pools, k, per, args.seed)
+            for name, learnt in (("trained", with_description_topics(groups, descriptions)),
+                                 ("trained, exemplars only", groups)):
+                trained = fit_router_model(embedder, learnt, learnt_out_of_scope, embedder_name=DEFAULT_EMBEDDER)
+                calibrate(trained, np.asarray([calib_vectors[text] for text in calib_texts]),
+                          [label for _, label in labelled], costs)
+                results.append(metrics(name, k, per, "all", run_embedding(TrainedRouter(embedder, trained), evaluation)))
             if args.tune_encoder:
-                results.append(tuned_encoder_row(exemplars(pools, k, per, args.seed), learnt_out_of_scope,
+                results.append(tuned_encoder_row(groups, descriptions, learnt_out_of_scope,
                                                  labelled, evaluation, costs, k, per))
             cascade = asyncio.run(run_async(CascadeRouter(router, llm), sub_rows))
             results.append(metrics("cascade", k, per, "subsample", cascade))
     results.append(metrics("llm", None, "", "subsample", asyncio.run(run_async(llm, sub_rows))))
+    for r in results:  # one figure that weighs the trade-off each threshold made, by the stated costs
+        r["expected_cost"] = round(costs.expected(r["in_scope_refused"], 1 - r["accuracy"] - r["in_scope_refused"],
+                                                  1 - r["oos_refused"]), 4)
 
     first = args.per[0]
     k10 = next((r for r in results if r["router"] == "embedding" and r["k"] == 10 and r["per"] == first
@@ -268,13 +280,14 @@ def main() -> None:
         return
     print(f"CLINC150: {len(evaluation)} eval rows, subsample {len(sub_rows)} (seed {args.seed}); "
           f"thresholds calibrated on {len(labelled)} held-out train rows; k = exemplars per {'/'.join(args.per)}\n")
-    print("| router | k | per | rows | in-scope acc | oos refused | in-scope refused | p50 ms | p95 ms | LLM asked |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| router | k | per | rows | in-scope acc | oos refused | in-scope refused | expected cost | p50 ms | p95 ms "
+          "| LLM asked |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         asked = f"{r['llm_asked']:.1%}" if r["llm_asked"] is not None else "-"
         print(f"| {r['router']} | {r['k'] or '-'} | {r['per'] or '-'} | {r['rows']} ({r['n']}) | {r['accuracy']:.1%} "
               f"| {r['oos_refused']:.1%} (of {r['oos_rows']}) | {r['in_scope_refused']:.1%} "
-              f"| {r['p50_ms']} | {r['p95_ms']} | {asked} |")
+              f"| {r['expected_cost']:.3f} | {r['p50_ms']} | {r['p95_ms']} | {asked} |")
     print(f"\nembedding p50 / LLM p50 = {embed_p50} / {llm_p50} ms = {summary['embedding_over_llm_p50']} "
           f"(target <= {1 / 20})")
     print(f"EmbeddingRouter >= 90% in-scope accuracy at k=10 per {first}: {summary['embedding_k10_reaches_90']}")

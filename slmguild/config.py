@@ -229,7 +229,11 @@ class AnswerConfig(_Strict):
 class ExpertConfig(_Strict):
     """One member of the guild: a prompt, a model (+ adapter), knowledge and tools."""
 
-    description: str = Field(min_length=1, description="What this expert owns, in one sentence")
+    description: str = Field(
+        min_length=1,
+        description="What this expert owns, in one sentence; list its topics between commas: "
+        "the trained router learns each as a sub-topic",
+    )
     system_prompt: str = Field(min_length=1)
     exemplars: dict[str, list[str]] | list[str] = Field(
         default_factory=dict,

@@ -20,9 +20,11 @@ from slmguild.orchestrator.trained_router import (
     RoutingCosts,
     TrainedRouter,
     calibrate,
+    description_topics,
     encoder_files,
     fit_router_model,
     labelled_vectors,
+    with_description_topics,
 )
 from slmguild.testing import FakeEmbedder
 from slmguild.vectors import unit
@@ -66,6 +68,20 @@ def test_an_experts_documents_teach_the_router_words_no_exemplar_has():
     assert model.owners.count("hr") == 3  # two sub-topics and one document
     with_documents = TrainedRouter(embedder, model).scores(request)
     assert with_documents["hr"] > without.scores(request)["hr"] and with_documents["hr"] > with_documents["it"]
+
+
+def test_an_experts_description_names_sub_topics_that_no_exemplar_covers():
+    description = "Owns HR topics - annual leave, payroll and pension (company plan), the Wi-Fi-free policy."
+    assert description_topics(description) == [
+        "Owns HR topics", "annual leave", "payroll", "pension", "company plan", "the Wi-Fi-free policy"]
+    learnt = with_description_topics(EXEMPLARS, {"hr": "payroll and payslips"})
+    assert learnt["hr"]["topic:payroll"] == ["payroll"] and learnt["it"] == EXEMPLARS["it"]
+    embedder = FakeEmbedder()
+    request = "when is payroll paid"
+    without = TrainedRouter(embedder, fit_router_model(embedder, EXEMPLARS, NOBODYS, embedder_name="fake"))
+    with_topics = TrainedRouter(embedder, fit_router_model(embedder, learnt, NOBODYS, embedder_name="fake"))
+    assert with_topics.scores(request)["hr"] > without.scores(request)["hr"]
+    assert with_topics.scores(request)["hr"] > with_topics.scores(request)["it"]
 
 
 def test_the_threshold_follows_what_mistakes_cost():

@@ -73,6 +73,7 @@ from slmguild.orchestrator.trained_router import (
     fingerprint,
     general_requests,
     tuned_embedder,
+    with_description_topics,
 )
 from slmguild.serving import chat_model
 from slmguild.tools import Demonstrations, ToolExecutor, ToolRegistry
@@ -236,14 +237,16 @@ class Guild:
         return {name: expert.exemplar_groups() for name, expert in self.config.experts.items()}
 
     def training_exemplars(self) -> dict[str, dict[str, list[str]]]:
-        """What the trained router learns each expert owns: its routing exemplars, and the
-        requests of its tools' examples as one sub-topic per tool (`tool:NAME`)."""
+        """What the trained router learns each expert owns: its routing exemplars, the
+        requests of its tools' examples as one sub-topic per tool (`tool:NAME`), and the
+        topic phrases of its description (`topic:PHRASE`)."""
         exemplars = self.routing_exemplars()
         for name, expert in self.experts.items():
             for item in expert.tools:
                 if requests := [request for request, _ in examples_of(item)]:
                     exemplars[name][f"tool:{item.name}"] = requests
-        return exemplars
+        return with_description_topics(
+            exemplars, {name: expert.description for name, expert in self.config.experts.items()})
 
     def out_of_scope_examples(self) -> list[str]:
         """What the trained router learns that nobody owns: the shipped general requests

@@ -1,9 +1,10 @@
 """A router trained on the guild's exemplars, that knows what nobody owns.
 
 `slmguild router train` fits a multinomial logistic regression over the embeddings of
-every expert's exemplars and documents: each sub-topic and each document is a class of
-its expert, and one more class holds requests that no expert owns (a shipped set of
-general requests, `data/general_requests.txt`, plus the guild's `routing.out_of_scope`).
+every expert's exemplars, description topics and documents: each sub-topic, each topic
+phrase and each document is a class of its expert, and one more class holds requests
+that no expert owns (a shipped set of general requests, `data/general_requests.txt`,
+plus the guild's `routing.out_of_scope`).
 An expert's score is the probability of its classes together, so scores are comparable
 across experts and one threshold, fitted on labelled rows by what a mistake costs
 (`RoutingCosts`), decides when nobody owns a request. On CLINC150 it refused 84% of
@@ -41,6 +42,28 @@ def general_requests() -> list[str]:
     (Larson et al. 2019, CC BY 3.0; see `data/README.md`)."""
     text = resources.files("slmguild.orchestrator").joinpath("data/general_requests.txt").read_text("utf-8")
     return [line for line in text.splitlines() if line.strip()]
+
+
+def description_topics(description: str) -> list[str]:
+    """The topic phrases of an expert's description: its parts between commas, semicolons,
+    colons, brackets, spaced dashes, "and" and "or" ("Owns IT topics - accounts and
+    passwords, the VPN" gives "Owns IT topics", "accounts", "passwords", "the VPN")."""
+    parts = re.split(r"\s[-–—]\s|[,;:()]|\band\b|\bor\b", description)
+    return [phrase for part in parts if len(phrase := part.strip(" .")) > 2]
+
+
+def with_description_topics(exemplars: Mapping[str, Mapping[str, Sequence[str]]],
+                            descriptions: Mapping[str, str]) -> dict[str, dict[str, list[str]]]:
+    """The exemplars, and each expert's description topics as sub-topics of one text each
+    (`topic:PHRASE`): a sub-topic that no exemplar covers is still named by the
+    description. On CLINC150 with 10 exemplars per domain, spread over 15 intents, they
+    raised in-scope accuracy by ~14 points; where exemplars cover every sub-topic they
+    change little (README, "Routing")."""
+    merged = {expert: {name: list(group) for name, group in groups.items()} for expert, groups in exemplars.items()}
+    for expert, description in descriptions.items():
+        for phrase in description_topics(description):
+            merged.setdefault(expert, {})[f"topic:{phrase}"] = [phrase]
+    return merged
 
 
 def fingerprint(exemplars: Mapping[str, Mapping[str, Sequence[str]]], out_of_scope: Sequence[str],
