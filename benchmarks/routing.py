@@ -224,7 +224,9 @@ def main() -> None:
     sub_rows = [evaluation[i] for i in subsample]
     embedder = CachedEmbeddings(OnnxEmbeddings.from_catalog(DEFAULT_EMBEDDER))
     calib_texts = [text for text, _ in labelled]
-    calib_vectors = dict(zip(calib_texts, embedder.embed_documents(calib_texts), strict=True))
+    calib_embedded = embedder.embed_documents(calib_texts)
+    calib_vectors = dict(zip(calib_texts, calib_embedded, strict=True))
+    calib_matrix, calib_labels = np.asarray(calib_embedded), [label for _, label in labelled]
     intents: dict[str, list[str]] = defaultdict(list)
     for domain, intent in pools:
         intents[domain].append(intent.replace("_", " "))
@@ -249,8 +251,7 @@ def main() -> None:
             for name, learnt in (("trained", with_description_topics(groups, descriptions)),
                                  ("trained, exemplars only", groups)):
                 trained = fit_router_model(embedder, learnt, learnt_out_of_scope, embedder_name=DEFAULT_EMBEDDER)
-                calibrate(trained, np.asarray([calib_vectors[text] for text in calib_texts]),
-                          [label for _, label in labelled], costs)
+                calibrate(trained, calib_matrix, calib_labels, costs)
                 results.append(metrics(name, k, per, "all", run_embedding(TrainedRouter(embedder, trained), evaluation)))
             if args.tune_encoder:
                 results.append(tuned_encoder_row(groups, descriptions, learnt_out_of_scope,
