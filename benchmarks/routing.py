@@ -241,13 +241,13 @@ def main() -> None:
     results = []
     for per in args.per:
         for k in args.k:
-            router = EmbeddingRouter(embedder, exemplars(pools, k, per, args.seed))
+            groups = exemplars(pools, k, per, args.seed)
+            router = EmbeddingRouter(embedder, groups)
             with embedder.using(calib_vectors):
                 router.calibrate(labelled)
             outcomes = run_embedding(router, evaluation)
             results.append(metrics("embedding", k, per, "all", outcomes))
             results.append(metrics("embedding", k, per, "subsample", [outcomes[i] for i in subsample]))
-            groups = exemplars(pools, k, per, args.seed)
             for name, learnt in (("trained", with_description_topics(groups, descriptions)),
                                  ("trained, exemplars only", groups)):
                 trained = fit_router_model(embedder, learnt, learnt_out_of_scope, embedder_name=DEFAULT_EMBEDDER)
