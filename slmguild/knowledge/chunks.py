@@ -1,7 +1,8 @@
 """Documents into chunks: llama-index reads the file and splits it.
 
-Markdown is split at its headings first (HTML is turned into Markdown by markdownify,
-so it is too), so that a chunk seldom straddles two topics; every piece is then cut to `chunk_size` tokens. Each
+Every document is first brought to Markdown with one paragraph per line (`layout`: man
+pages, PDFs and hard-wrapped text get their headings recognised there), then split at its
+headings, so that a chunk seldom straddles two topics; every piece is then cut to `chunk_size` tokens. Each
 chunk knows its document's title and its own heading: both go into the prompt and
 the trace, and the heading makes a chunk findable by what its section is about.
 """
@@ -14,6 +15,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from slmguild.knowledge.layout import document_markdown
+from slmguild.knowledge.sentences import sentence_chunks
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
 _POINT_NAMESPACE = uuid.UUID("6f1d5a52-3c0e-4b7a-9d2e-51a6c1f0b7a3")
@@ -100,24 +104,18 @@ def file_hash(path: Path) -> str:
 
 def chunk_file(path: Path, source: str, *, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Read one document and split it into chunks; raise on a file that cannot be read."""
-    from llama_index.core import Document, SimpleDirectoryReader
+    from llama_index.core import Document
     from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        documents = [Document(text=_html_to_markdown(path.read_text(encoding="utf-8")))]
-    else:
-        documents = SimpleDirectoryReader(input_files=[path], raise_on_error=True).load_data()
-    if suffix in (".md", ".markdown", ".html", ".htm"):
-        sections = MarkdownNodeParser().get_nodes_from_documents(documents)
-    else:
-        sections = documents
-    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    markdown = document_markdown(path)
+    sections = MarkdownNodeParser().get_nodes_from_documents([Document(text=markdown)])
+    sections = [section for section in sections if not _HEADING.fullmatch(section.get_content().strip())]
+    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunking_tokenizer_fn=sentence_chunks)
     nodes = splitter.get_nodes_from_documents(sections)
     texts = [node.get_content().strip() for node in nodes]
     texts = [text for text in texts if text]
     whole = file_hash(path)
-    title = _title(texts, path)
+    title = _first_heading(markdown.lstrip()) or path.stem.replace("-", " ").replace("_", " ")
     chunks, heading = [], ""
     for index, text in enumerate(texts):
         heading = _first_heading(text) or heading  # a chunk cut mid-section keeps its heading
@@ -135,29 +133,6 @@ def chunk_file(path: Path, source: str, *, chunk_size: int, chunk_overlap: int) 
     return chunks
 
 
-def _html_to_markdown(html: str) -> str:
-    from bs4 import BeautifulSoup
-    from markdownify import MarkdownConverter
-
-    soup = BeautifulSoup(html, "html.parser")
-    for invisible in soup(["script", "style", "noscript", "template"]):
-        invisible.decompose()
-    title = soup.title.get_text(strip=True) if soup.title else ""
-    if soup.head:
-        soup.head.decompose()
-    markdown = MarkdownConverter(heading_style="ATX").convert_soup(soup).strip()
-    if title and not markdown.startswith("# "):  # a page without its own h1
-        markdown = f"# {title}\n\n{markdown}"
-    return markdown
-
-
 def _first_heading(text: str) -> str:
     match = _HEADING.match(text)
     return match.group(1) if match else ""
-
-
-def _title(texts: list[str], path: Path) -> str:
-    for text in texts[:1]:
-        if heading := _first_heading(text):
-            return heading
-    return path.stem.replace("-", " ").replace("_", " ")

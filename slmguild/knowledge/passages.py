@@ -19,17 +19,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from slmguild.knowledge.chunks import Hit
+from slmguild.knowledge.sentences import split_sentences
 from slmguild.knowledge.words import content_words
 from slmguild.vectors import unit
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
-# A sentence ends at . ! or ? before a capital letter — not after the abbreviations that
-# precede figures or examples ("ext. 4357", "e.g. Berlin").
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?])(?<!\b[Ee]xt\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\b[Nn]o\.)(?<!\bvs\.)\s+(?=[A-Z\"'(])"
-)
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # Measured on the example guild (README, "Grounded answers"), the key fact among the best 3
 # passages of the labelled expert's search, in-sample / held-out questions: cosine alone
@@ -96,7 +92,7 @@ def split_passages(hit: Hit) -> list[Passage]:
         elif _LIST_ITEM.match(raw):
             items.extend([lead, line] if lead else [line])
         else:
-            sentences = [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
+            sentences = split_sentences(line)
             lead = sentences[-1] if sentences else ""
             # A sentence that only introduces a list ("The rules are:") says nothing by itself.
             passages.extend(Passage(sentence, heading, hit) for sentence in sentences if not sentence.endswith(":"))
