@@ -3,8 +3,8 @@ questions that never run a tool that changes something (scripted model, fake emb
 
 from __future__ import annotations
 
+import json
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from slmguild.knowledge import KnowledgeBase
 from slmguild.knowledge.chunks import Chunk, Hit
 from slmguild.knowledge.passages import distinctive_share, split_passages
 from slmguild.testing import FakeEmbedder, ScriptedModel
+from slmguild.tools.executor import Observation
 from slmguild.tools.side_effects import only_asks
 
 DOC = """\
@@ -114,37 +115,52 @@ def grounded_guild(tmp_path: Path):
     return build
 
 
-def test_the_cited_passages_stream_first_and_the_checked_draft_follows(grounded_guild):
+def test_the_checked_draft_leads_with_its_source_and_the_passages_are_the_sources(grounded_guild):
     guild = grounded_guild()
-
-    def slow_draft(messages, options):
-        time.sleep(0.5)
-        return "Call the IT service desk on ext. 4357 at once."
-
-    with ScriptedModel(replies=[slow_draft]) as model:
+    with ScriptedModel(replies=["Call the IT service desk on ext. 4357 at once."]) as model:
         guild.expert("it").model = model
         events = list(guild.stream("My laptop was stolen, who do I call?", expert="it"))
     tokens = [event.text for event in events if isinstance(event, Token)]
-    assert tokens[0].startswith("From the documents:\n- [lost] ")
-    assert tokens[-1] == "\n\nIn short: Call the IT service desk on ext. 4357 at once."
-    # The passages were shown before the model drafted: the user reads them meanwhile.
-    trace = events[-1].reply.trace
-    assert trace.first_token_s < trace.latency_s - 0.4 and trace.answer.outcome == "checked"
+    reply = events[-1].reply
+    assert "".join(tokens) == reply.text == "Call the IT service desk on ext. 4357 at once. [lost]"
+    assert reply.trace.answer.outcome == "checked" and reply.trace.answer.lead == reply.text.removesuffix(" [lost]")
+    # The evidence is not pasted into the answer: it travels as the reply's sources.
+    assert reply.sources and all(source["id"] == "lost" for source in reply.sources)
+    assert any("ext. 4357" in source["text"] for source in reply.sources)
 
 
-def test_an_invented_number_or_sentence_is_never_shown_the_passages_are_quoted_instead(grounded_guild):
+def test_a_draft_that_fails_the_check_gives_way_to_the_passage_it_tried_to_say(grounded_guild):
     guild = grounded_guild()
     with ScriptedModel(replies=[
         "Call ext. 5555 within 3 hours.",
+        "Click Reset, then sacrifice a goat under the full moon to restore the password.",
         "Call the desk, then sacrifice a goat under the full moon to restore the laptop.",
     ]) as model:
         guild.expert("it").model = model
         invented = guild.run("My laptop was stolen, who do I call?", expert="it")
+        near_steps = guild.run("How do I reset my password?", expert="it")
         unsupported = guild.run("My laptop was stolen, who do I call?", expert="it")
-    assert "5555" not in invented.text and invented.text.startswith("From the documents:\n- [lost] ")
+    assert "5555" not in invented.text and invented.trace.answer.outcome == "quoted"
     assert invented.trace.answer.unsupported_figures == ["5555", "3"]
-    assert invented.trace.answer.outcome == "quoted"
+    assert invented.text == "Report it immediately: Call the IT service desk on ext. 4357 at once. [lost]"
+    # The model's words were nearest to the steps: they lead, as the document has them.
+    assert near_steps.text.startswith("Resetting: 1. Open https://selfservice.acme.example/vpn")
     assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences
+
+
+def test_a_figure_is_supported_only_in_its_own_context():
+    evidence = Evidence(["Keys use 128-bit encryption.", "The default compression level is -6."], "What is the default?")
+    assert evidence.check("The pager shows 128 lines.").unsupported_figures == ("128",)
+    assert evidence.check("Keys use 128-bit encryption.").passed
+    assert evidence.check("The default level is 6.").passed
+
+
+def test_a_tool_result_reaches_the_user_as_a_sentence():
+    result = json.dumps({"category": "meals", "limit_eur": 25.0, "unit": "EUR per person per meal"})
+    assert Observation("expense_limit", {}, "ok", result).sentence == (
+        "expense_limit: category meals, limit eur 25.0, unit EUR per person per meal.")
+    said = Observation("expense_limit", {}, "ok", result, said="Meals: up to 25.0 EUR per person per meal.")
+    assert said.sentence == "Meals: up to 25.0 EUR per person per meal."
 
 
 def test_nothing_relevant_found_gives_the_honest_answer_without_asking_the_model(grounded_guild):

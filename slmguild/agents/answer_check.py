@@ -6,7 +6,10 @@ question and the tools' results (the *evidence*):
 - **figures**: every number, amount, percentage, date, time, e-mail address, URL, phone
   extension and code (SL-403, IT-1042, PO-2027-…) in the answer must occur in the
   evidence. Figures are compared in a normal form (`5,000` = `5000`, `€150` = `150`,
-  `ext. 4357` = `4357`), so a figure the model reformatted is not a false alarm.
+  `ext. 4357` = `4357`), so a figure the model reformatted is not a false alarm. A number
+  is supported only *in its own context*: some content word within `CONTEXT_WORDS` words
+  of it in the answer must also stand within that reach of it in the evidence — the "128"
+  of "128-bit keys" does not support "128 lines".
 - **sentences**: each clause of each sentence must find at least `MIN_SUPPORT` of its
   content words (stemmed, stop words aside) in one passage or tool result (the question's
   words count for all). A sentence the model made up ("takes effect within 3 seconds",
@@ -20,8 +23,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from slmguild.knowledge.sentences import split_sentences
 from slmguild.knowledge.words import content_words
 
+CONTEXT_WORDS = 4  # words either side of a number that say what it counts
 MIN_SUPPORT = 0.75  # share of a clause's content words that one passage (with the question) holds
 _MIN_CONTENT_WORDS = 2  # shorter clauses ("Yes.", "Call IT.") carry no claim to check
 
@@ -32,7 +37,6 @@ _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")  # 5,000 / 12.5 / 08:00 / 2027-03-03 (
 # "1. Open ..." is a step's number, not a figure: at a line's start, or after "Heading:" in a quote.
 _LIST_MARKER = re.compile(r"(?:^\s*|:\s+)\d{1,2}[.)]\s+", re.MULTILINE)
 _CITATION = re.compile(r"\[[^\[\]\s]+\]")  # [vpn-password-reset]
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A made-up claim often hides in a clause of a true sentence ("..., which erases your other passwords").
 _CLAUSE = re.compile(r"[,;:()]\s*|\s+(?:which|and|but|so|because|while|then|or|who|where)\s+", re.IGNORECASE)
 
@@ -62,13 +66,16 @@ class Evidence:
         self._asked_figures = {normal for f in figures(question) for normal in _normal_forms(f)}
         self._words = [self._asked | set(content_words(text)) for text in texts] or [self._asked]
         self._figures = {normal for text in [question, *texts] for f in figures(text) for normal in _normal_forms(f)}
+        self._numbers = [number for text in texts for number in numbers_in_context(text)]
 
     def check(self, answer: str) -> CheckResult:
         """The figures and sentences of `answer` that this evidence does not support."""
         bad_figures = [f for f in figures(answer) if not (_normal_forms(f) & self._figures)]
+        bad_figures += [number for number, forms, words in numbers_in_context(answer)
+                        if not forms & self._asked_figures and not self._in_context(forms, words)]
         bad_sentences = [
             sentence.strip()
-            for sentence in _SENTENCE.split(_CITATION.sub("", answer))
+            for sentence in split_sentences(_CITATION.sub("", answer))
             # A question back to the user ("Which ticket number is it?") claims nothing.
             if self.sentences and not sentence.rstrip().endswith("?")
             and any(self.support(clause) < MIN_SUPPORT for clause in _CLAUSE.split(sentence))
@@ -76,6 +83,11 @@ class Evidence:
         restates = bool(self._asked) and set(content_words(answer)) <= self._asked and all(
             _normal_forms(f) & self._asked_figures for f in figures(answer))
         return CheckResult(tuple(dict.fromkeys(bad_figures)), tuple(bad_sentences), restates)
+
+    def _in_context(self, forms: set[str], words: set[str]) -> bool:
+        """Whether a number (its normal `forms`) stands in the evidence beside one of the
+        `words` the answer has around it (any occurrence will do when it has none)."""
+        return any(forms & theirs and (not words or words & context) for _, theirs, context in self._numbers)
 
     def support(self, clause: str) -> float:
         """The largest share of `clause`'s content words that one text (with the question) holds;
@@ -94,6 +106,22 @@ def figures(text: str) -> list[str]:
         found += [match.rstrip(".") for match in pattern.findall(text)]
         text = pattern.sub(" ", text)
     return found + _NUMBER.findall(text)
+
+
+def numbers_in_context(text: str) -> list[tuple[str, set[str], set[str]]]:
+    """Each number of `text` outside URLs, e-mail addresses and codes: (the number, its
+    normal forms, the content words within `CONTEXT_WORDS` words of it, its own token's
+    words included: "128-bit" → {"bit"})."""
+    tokens = _LIST_MARKER.sub(" ", _CITATION.sub(" ", text)).split()
+    found = []
+    for index, token in enumerate(tokens):
+        bare = token
+        for pattern in (_URL, _EMAIL, _CODE):
+            bare = pattern.sub(" ", bare)
+        for number in _NUMBER.findall(bare):
+            window = " ".join(tokens[max(0, index - CONTEXT_WORDS): index + CONTEXT_WORDS + 1])
+            found.append((number, _normal_forms(number), set(content_words(window))))
+    return found
 
 
 def _normal_forms(figure: str) -> set[str]:

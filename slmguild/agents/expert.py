@@ -46,7 +46,7 @@ from slmguild.agents.events import (
     ToolResult,
     engine_timings,
 )
-from slmguild.agents.grounded import CONCLUSION, GroundedAnswerer, Grounding
+from slmguild.agents.grounded import GroundedAnswerer, Grounding
 from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
@@ -188,8 +188,7 @@ class Expert:
 
     def answer(self, turn: ExpertTurn) -> Iterator[AIMessageChunk | Grounding | StepTimed]:
         """The answer step: generated from what the search and the tools found, streamed
-        (a grounded answer: the quoted findings at once, then the model's sentence once
-        it is checked)."""
+        (a grounded answer: its lead and source, once the model's draft is checked)."""
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
@@ -212,23 +211,21 @@ class Expert:
         if self.knowledge is None and not self.tools:  # a generalist: its own answer, shown once checked
             with backend_errors(self.spec):
                 messages = self.messages(turn.question, turn.history)
-                text, grounding, reply = self.grounded.checked_answer(messages, turn.question, self.model)
+                grounding, reply = self.grounded.checked_answer(messages, turn.question, self.model)
             yield from self._grounded_end(grounding, reply, started)
-            yield AIMessageChunk(content=text, usage_metadata=reply.usage_metadata)
+            yield AIMessageChunk(content=grounding.text, usage_metadata=reply.usage_metadata)
             return
         found = self.grounded.findings(turn.question, turn.hits, turn.observations)
         if not found:
-            text, grounding = self.grounded.nothing_found()
+            grounding = self.grounded.nothing_found()
             yield from self._grounded_end(grounding, None, started)
-            yield AIMessageChunk(content=text)
+            yield AIMessageChunk(content=grounding.text)
             return
-        # The findings are shown while the model drafts; its sentence follows once checked.
-        yield AIMessageChunk(content=found.quoted())
         with backend_errors(self.spec):
             grounding, reply = self.grounded.conclude(turn.question, found, self.model)
         yield from self._grounded_end(grounding, reply, started)
-        shown = CONCLUSION.format(draft=grounding.draft) if grounding.outcome == "checked" else ""
-        yield AIMessageChunk(content=shown, usage_metadata=reply.usage_metadata if reply is not None else None)
+        yield AIMessageChunk(content=grounding.text,
+                             usage_metadata=reply.usage_metadata if reply is not None else None)
 
     def _grounded_end(self, grounding: Grounding, reply: AIMessage | None, started: float) -> Iterator[Grounding | StepTimed]:
         """How the grounded answer was made, and the answer step's time (for the trace)."""

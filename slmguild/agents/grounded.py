@@ -7,14 +7,16 @@ expert with knowledge or tools answers in three moves (README, "Grounded answers
    list items, table rows under their headings; `slmguild.knowledge.passages`);
 2. **draft** (strategy `grounded`): the model states the answer in one short sentence
    from those passages and the tools' results;
-3. **check**: every figure of the draft must occur in that evidence and every sentence
-   must be supported by one passage (`answer_check`). A draft that passes is shown;
-   one that fails is dropped — an invented figure is never shown.
+3. **check**: every figure of the draft must occur in that evidence, in its own context,
+   and every sentence must be supported by one passage (`answer_check`).
 
-The passages are shown first, quoted and cited, as soon as they are chosen: the user
-reads what the answer rests on while the model drafts (README, "Fast turns": the first
-token at 0.68 s p50 instead of 2.14 s on two cores), and the checked sentence follows. With strategy
-`extractive` they are the whole answer, and no model runs. When the search found nothing
+The answer *leads with the answer* (README, "Grounded answers"): one sentence that states
+what was asked, then its source. The lead is the model's draft when it passes the check;
+when it fails, the passage nearest to what the model tried to say (the best-ranked one if
+it said nothing of them), or what the tool returned, as a sentence. An invented figure is
+never shown. The other passages are not pasted: they travel as the reply's sources (the
+trace, `Reply.sources`, the HTTP API's `sources`, `slmguild ask --sources`). With strategy
+`extractive` the best passage leads and no model runs. When the search found nothing
 relevant and no tool answered, the expert says so, and where to ask.
 """
 
@@ -33,6 +35,7 @@ from slmguild.config import AnswerConfig
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.citations import source_id
 from slmguild.knowledge.passages import Passage, select_passages
+from slmguild.knowledge.words import content_words
 from slmguild.serving import capped
 from slmguild.tools import Observation
 
@@ -41,16 +44,20 @@ from slmguild.tools import Observation
 DRAFT_SYSTEM = "You answer questions from the notes you are given."
 DRAFT_PROMPT = "Question: {question}\n\nNotes:\n{notes}\n\nReply with one short sentence from the notes that answers the question."
 Outcome = Literal["checked", "quoted", "not_found", "withheld"]
-CONCLUSION = "\n\nIn short: {draft}"  # a checked draft, after the quoted findings
+# A lead taken from a passage must say more than the question's own words to be an answer
+# to it; below this share of the draft's words, the model said nothing of any passage.
+MIN_DRAFT_OVERLAP = 0.3
 
 
 @dataclass(frozen=True)
 class Grounding:
     """How a grounded answer was made: the evidence, the model's draft, the check, the outcome.
 
-    `outcome`: `checked` (the draft passed and is shown, before the evidence if any), `quoted`
-    (no draft, or it failed the check: the evidence alone is shown), `not_found` (no
-    evidence), `withheld` (a generalist's answer made up a figure: `not_found` is said instead).
+    `outcome`: `checked` (the draft passed: it is the lead), `quoted` (no draft, or it
+    failed the check: a passage or a tool's result is the lead), `not_found` (no
+    evidence), `withheld` (a generalist's answer made up a figure: `not_found` is said
+    instead). `lead` is the answer's first sentence and `source` the id it cites ("" when
+    it comes from a tool or from no document).
     """
 
     expert: str
@@ -59,6 +66,13 @@ class Grounding:
     draft: str
     check: CheckResult
     outcome: Outcome
+    lead: str = ""
+    source: str = ""
+
+    @property
+    def text(self) -> str:
+        """The answer as the user reads it: the lead, then its source."""
+        return f"{self.lead} [{self.source}]" if self.source and self.lead else self.lead
 
     def describe(self) -> dict[str, object]:
         """The trace's view: passages with their document ids and scores, the check, the outcome."""
@@ -69,6 +83,7 @@ class Grounding:
                 for p, s in self.passages
             ],
             "draft": self.draft,
+            "lead": self.lead,
             "unsupported_figures": list(self.check.unsupported_figures),
             "unsupported_sentences": list(self.check.unsupported_sentences),
             "restates_question": self.check.restates_question,
@@ -87,14 +102,30 @@ class Findings:
     def __bool__(self) -> bool:
         return bool(self.passages or self.results)
 
-    def quoted(self) -> str:
-        """The findings as the user reads them: each result, each passage under its document's id."""
-        lines = [f"- {obs.tool}: {obs.content}" if obs.status == "ok" else f"- {obs.tool} failed: {obs.content}"
-                 for obs in self.results]
-        # A list's lines are indented under its quote, so that each quote reads as one item.
-        lines += ["- [{}] {}".format(source_id(p.hit), p.shown.replace("\n", "\n  ")) for p, _ in self.passages]
-        heading = "From the documents:" if self.passages and not self.results else "From what I found:"
-        return "\n".join([heading, *lines])
+    def lead(self, draft: str) -> tuple[str, str]:
+        """(lead, source id) when the draft cannot lead: a tool's result as a sentence (what
+        was asked of a tool is what the tool answered), else the passage that holds most of
+        the draft's words — the model's choice of passage, even when its wording failed —
+        or, when the draft shares too little with every passage, the best-ranked one."""
+        answered = [obs for obs in self.results if obs.status == "ok"]
+        if answered:
+            return " ".join(obs.sentence for obs in answered), ""
+        if not self.passages:
+            return " ".join(obs.sentence for obs in self.results), ""
+        drafted = set(content_words(draft))
+        shares = [len(drafted & set(content_words(p.text))) / max(len(drafted), 1) for p, _ in self.passages]
+        nearest = max(range(len(shares)), key=lambda i: (shares[i], -i))  # ties: the better-ranked
+        best = self.passages[nearest if shares[nearest] >= MIN_DRAFT_OVERLAP else 0][0]
+        return best.shown, source_id(best.hit)
+
+    def source_of(self, sentence: str) -> str:
+        """The id of the passage that holds most of `sentence`'s words ("" when a tool
+        answered: the lead then rests on its result)."""
+        if not self.passages or any(obs.status == "ok" for obs in self.results):
+            return ""
+        words = set(content_words(sentence))
+        best = max(self.passages, key=lambda item: len(words & set(content_words(item[0].shown))))[0]
+        return source_id(best.hit)
 
 
 def draft_messages(question: str, found: Findings) -> list[BaseMessage]:
@@ -132,31 +163,37 @@ class GroundedAnswerer:
         results = tuple(obs for obs in observations if not obs.retryable)
         return Findings(tuple(self.evidence(question, hits)), results)
 
-    def nothing_found(self) -> tuple[str, Grounding]:
+    def nothing_found(self) -> Grounding:
         """The answer when neither the documents nor the tools said anything relevant."""
-        return self.settings.not_found, Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found")
+        return Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found", self.settings.not_found)
 
     def conclude(self, question: str, found: Findings, model: BaseChatModel) -> tuple[Grounding, AIMessage | None]:
         """(how the answer was made, the model's reply when it drafted one): `model` (the
         expert's) drafts one sentence from `found`, greedily and in at most `max_tokens`
-        tokens, and the check decides whether it is shown (outcome `checked`) or not
-        (`quoted`: the quoted findings are the answer). Strategy `extractive` runs no model."""
+        tokens, and the check decides whether it leads (outcome `checked`) or not
+        (`quoted`: `Findings.lead` does). Strategy `extractive` runs no model."""
         if self.settings.strategy == "extractive":
-            return Grounding(self.expert, "extractive", found.passages, "", CheckResult(), "quoted"), None
+            lead, source = found.lead("")
+            return Grounding(self.expert, "extractive", found.passages, "", CheckResult(), "quoted", lead, source), None
         reply = capped(model, self.settings.max_tokens).invoke(draft_messages(question, found))
         draft = reply.text.strip()
         check = draft_evidence(question, found).check(draft)
-        outcome: Outcome = "checked" if draft and check.passed else "quoted"
-        return Grounding(self.expert, "grounded", found.passages, draft, check, outcome), reply
+        if draft and check.passed:
+            grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", draft,
+                                  found.source_of(draft))
+        else:
+            lead, source = found.lead(draft)
+            grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "quoted", lead, source)
+        return grounding, reply
 
     def checked_answer(
         self, messages: Sequence[BaseMessage], question: str, model: BaseChatModel
-    ) -> tuple[str, Grounding, AIMessage]:
+    ) -> tuple[Grounding, AIMessage]:
         """A generalist's own answer (no documents, no tools: the fallback), shown only when
         every figure in it is the question's — it has nothing else to take one from."""
         reply = model.invoke(list(messages))
         draft = reply.text.strip()
         check = Evidence([], question, sentences=False).check(draft)
         outcome: Outcome = "checked" if check.passed else "withheld"
-        text = draft if check.passed else self.settings.not_found
-        return text, Grounding(self.expert, self.settings.strategy, (), draft, check, outcome), reply
+        lead = draft if check.passed else self.settings.not_found
+        return Grounding(self.expert, self.settings.strategy, (), draft, check, outcome, lead), reply

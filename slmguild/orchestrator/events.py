@@ -57,10 +57,19 @@ class Reply:
     session: str | None = None
     pending: PendingCall | None = None
 
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        """The passages the answer was made from, best first (`id`: the document it cites,
+        `chunk`, `text`, `similarity`): the evidence behind the answer's lead, which the
+        answer itself does not paste. Empty for an answer that rests on no document."""
+        return [passage.model_dump(mode="json") for part in self.trace.all_parts() if part.answer
+                for passage in part.answer.passages]
+
     def as_json(self) -> dict[str, Any]:
         """The reply as plain JSON data (`slmguild ask --json`)."""
         return {**{key: value for key, value in vars(self).items() if key not in ("trace", "pending")},
                 "pending": asdict(self.pending) if self.pending is not None else None,
+                "sources": self.sources,
                 "trace": self.trace.model_dump(mode="json")}
 
 

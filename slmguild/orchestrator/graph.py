@@ -327,7 +327,7 @@ class _Nodes:
 
         with ThreadPoolExecutor(max_workers=len(plan.parts)) as pool:
             parts = list(pool.map(answer_part, range(len(plan.parts))))
-        said = [f"**{part['expert']}**: {_brief(part)}" for part in parts]
+        said = [f"**{part['expert']}**: {part['text']}" for part in parts]
         for part, words in zip(parts, said, strict=True):
             write(Token(words + "\n\n", expert=part["expert"]))
         usage = _sum_usage(part["usage"] for part in parts)
@@ -347,18 +347,6 @@ def approval_request(pending: PendingCall) -> str:
     """What the user is asked when a turn stops for approval."""
     return (f"This needs your approval: {pending.expert} would run {pending.describe()}. "
             "Approve it, edit its arguments, or refuse it.")
-
-
-def _brief(part: dict[str, Any]) -> str:
-    """A part's answer in a multi-expert reply, kept short: a grounded part gives its checked
-    sentence, or else its best passage, with the document it comes from."""
-    answer = part["trace"].answer
-    if answer is None or not answer.passages or answer.outcome not in ("checked", "quoted"):
-        return str(part["text"])
-    best = answer.passages[0]
-    if answer.outcome == "checked":
-        return f"{answer.draft} [{best.id}]" if f"[{best.id}]" not in answer.draft else answer.draft
-    return f"[{best.id}] {best.text}"
 
 
 def _history(state: ConversationState) -> list[BaseMessage]:

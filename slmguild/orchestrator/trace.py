@@ -69,6 +69,7 @@ class AnswerTrace(_Record):
     strategy: str
     passages: list[PassageTrace] = Field(default_factory=list)
     draft: str = ""
+    lead: str = ""
     unsupported_figures: list[str] = Field(default_factory=list)
     unsupported_sentences: list[str] = Field(default_factory=list)
     restates_question: bool = False

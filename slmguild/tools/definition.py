@@ -18,6 +18,7 @@ def tool(
     *,
     examples: Sequence[Example] = (),
     changes: bool = False,
+    says: str | None = None,
     **options: Any,
 ) -> Any:
     """Make a tool of a sync or async function; its schema comes from hints and docstring.
@@ -36,7 +37,10 @@ def tool(
     shown to the model as earlier turns: small models copy a demonstrated call far
     better than they follow a description. `changes=True` declares that the tool changes
     something (opens a ticket, places an order): a request that only asks for
-    information never runs it (`slmguild.tools.side_effects`). Other options are langchain-core's `@tool`
+    information never runs it (`slmguild.tools.side_effects`). `says` is the sentence
+    the user reads for a result, a `str.format` template over the returned dict's keys
+    ("The {category} limit is {limit_eur} EUR {unit}."); without it, or when the result
+    lacks a key, the result is written as "tool: key value, ..." — never as raw JSON. Other options are langchain-core's `@tool`
     options; `parse_docstring` defaults to True so each argument's description reaches
     the model.
     """
@@ -48,6 +52,8 @@ def tool(
             made.metadata = {**(made.metadata or {}), "examples": [tuple(e) for e in examples]}
         if changes:
             made.metadata = {**(made.metadata or {}), "changes": True}
+        if says:
+            made.metadata = {**(made.metadata or {}), "says": says}
         return made
 
     return make if func is None else make(func)

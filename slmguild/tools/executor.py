@@ -39,6 +39,24 @@ class Observation:
     status: Status
     content: str
     duration_s: float = 0.0
+    said: str = ""  # the result as a sentence (the tool's `says` template); "" for the default wording
+
+    @property
+    def sentence(self) -> str:
+        """The observation as the user reads it: the tool's own sentence for its result, else
+        its fields in words ("expense_limit: category meals, limit eur 25.0"), or why it failed."""
+        if self.said:
+            return self.said
+        if self.status != "ok":
+            return f"{self.tool} failed: {self.content}"
+        try:
+            result = json.loads(self.content)
+        except ValueError:
+            return f"{self.tool}: {self.content}"
+        if not isinstance(result, dict):
+            return f"{self.tool}: {self.content}"
+        fields = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in result.items() if value is not None)
+        return f"{self.tool}: {fields}."
 
     @property
     def retryable(self) -> bool:
@@ -72,8 +90,8 @@ class ToolExecutor:
         """Run one call and describe its outcome; never raises for the model's mistakes."""
         started = time.perf_counter()
 
-        def observe(status: Status, content: str) -> Observation:
-            return Observation(name, arguments, status, content, round(time.perf_counter() - started, 4))
+        def observe(status: Status, content: str, said: str = "") -> Observation:
+            return Observation(name, arguments, status, content, round(time.perf_counter() - started, 4), said)
 
         if name not in self.allowed:
             allowed = ", ".join(sorted(self.allowed)) or "none"
@@ -98,7 +116,7 @@ class ToolExecutor:
         except Exception as exc:
             log.info("tool %s raised %s: %s", name, type(exc).__name__, exc)
             return observe("error", f"{type(exc).__name__}: {exc}")
-        return observe("ok", _as_text(result))
+        return observe("ok", _as_text(result), _said((tool.metadata or {}).get("says"), result))
 
 
 def _as_text(result: Any) -> str:
@@ -106,6 +124,18 @@ def _as_text(result: Any) -> str:
     if isinstance(result, str):
         return result
     return json.dumps(result, default=str, ensure_ascii=False)
+
+
+def _said(template: str | None, result: Any) -> str:
+    """The tool's sentence for `result` ("" without a template, or when the result does not
+    fill it: the default wording is then used)."""
+    if not template or not isinstance(result, dict):
+        return ""
+    try:
+        return template.format(**result)
+    except (KeyError, IndexError, ValueError):
+        log.warning("the result of a tool does not fill its sentence %r: %s", template, result)
+        return ""
 
 
 def _describe_validation(exc: ValidationError) -> str:
