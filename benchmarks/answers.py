@@ -3,9 +3,11 @@
 Every question of a QA file (question, expert, key facts) goes through the whole guild
 — routing, search, tools, answer — once per strategy (`answer.strategy`: generative,
 grounded, extractive), question by question so that the strategies share the machine's
-state, on one engine. Prints a markdown table: correct (every key fact stated), answers
-with an unsupported figure (one that neither the question nor anything the expert's
-search or tools returned holds), p50/p95 turn latency and output tokens; with `--check`,
+state, on one engine. Prints a markdown table, as a reader reads the answers: lead (every
+key fact in the first sentence), correct (anywhere), median words, answers with an
+unsupported figure (one that neither the question nor anything the expert's search or
+tools returned holds), unanswerable questions answered honestly, answerable ones wrongly
+refused, p50 time to the first token, p50/p95 turn latency and output tokens; with `--check`,
 also how often the grounded check refused a draft that was right (false alarms).
 Tools write to a scratch database.
 
@@ -46,7 +48,8 @@ def main() -> None:
     from slmguild.knowledge import KnowledgeBase
     from slmguild.orchestrator import Guild
 
-    rows = [row for path in args.data for row in read_jsonl(path, ["question"]) if row.get("keys")]
+    rows = [row for path in args.data for row in read_jsonl(path, ["question"])
+            if row.get("keys") or row.get("unanswerable")]
     if args.limit:
         rows = random.Random(0).sample(rows, min(args.limit, len(rows)))
     questions = reference_rows(rows)
@@ -69,7 +72,13 @@ def main() -> None:
         report = summarize(items)
         figures[name] = {
             "questions": len(items),
+            "unanswerable": sum(item.unanswerable for item in items),
+            "lead": report.lead,
             "correct": report.correct,
+            "median_words": report.median_words,
+            "honest": report.honest,
+            "wrongly_refused": report.wrongly_refused,
+            "first_token_p50_s": report.first_token_p50_s,
             "unsupported_figures": report.unsupported,
             "p50_s": report.p50_s,
             "p95_s": report.p95_s,
@@ -82,12 +91,19 @@ def main() -> None:
         print(json.dumps({"data": [str(p) for p in args.data], "strategies": figures}, indent=2))
         return
     print(f"data: {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in args.data)}, "
-          f"{len(questions)} questions, routed\n")
-    print("| strategy | correct | answers with an unsupported figure | p50 turn | p95 turn | output tokens |")
-    print("|---|---|---|---|---|---|")
+          f"{len(questions)} questions ({figures[strategies[0]]['unanswerable']} unanswerable), routed\n")
+    print("| strategy | lead | correct | median words | unsupported figure | unanswerable honest | wrongly refused "
+          "| p50 first token | p50 turn | p95 turn | output tokens |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
     for name, row in figures.items():
-        print(f"| {name} | {row['correct']:.3f} | {row['unsupported_figures']:.1%} | {row['p50_s']:.2f} s "
-              f"| {row['p95_s']:.2f} s | {row['output_tokens']:.0f} |")
+        print(f"| {name} | {share(row['lead'])} | {share(row['correct'])} | {row['median_words']:.0f} "
+              f"| {row['unsupported_figures']:.1%} | {share(row['honest'])} | {share(row['wrongly_refused'])} "
+              f"| {row['first_token_p50_s']:.2f} s | {row['p50_s']:.2f} s | {row['p95_s']:.2f} s "
+              f"| {row['output_tokens']:.0f} |")
     if check := figures.get("grounded", {}).get("check"):
         print(f"\ngrounded check: {check['drafts']} drafts, {check['shown']} shown ({check['shown_without_keys']} of them "
               f"without the key facts); of {check['right_drafts']} drafts "

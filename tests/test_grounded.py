@@ -142,7 +142,7 @@ def test_a_draft_that_fails_the_check_gives_way_to_the_passage_it_tried_to_say(g
         unsupported = guild.run("My laptop was stolen, who do I call?", expert="it")
     assert "5555" not in invented.text and invented.trace.answer.outcome == "quoted"
     assert invented.trace.answer.unsupported_figures == ["5555", "3"]
-    assert invented.text == "Report it immediately: Call the IT service desk on ext. 4357 at once. [lost]"
+    assert invented.text.startswith("Report it immediately: Call the IT service desk on ext. 4357 at once. [lost]\n\nAlso: ")
     # The model's words were nearest to the steps: they lead, as the document has them.
     assert near_steps.text.startswith("Resetting: 1. Open https://selfservice.acme.example/vpn")
     assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences

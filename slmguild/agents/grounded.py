@@ -35,6 +35,7 @@ from slmguild.config import AnswerConfig
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.citations import source_id
 from slmguild.knowledge.passages import Passage, select_passages
+from slmguild.knowledge.sentences import split_sentences
 from slmguild.knowledge.words import content_words
 from slmguild.serving import capped
 from slmguild.tools import Observation
@@ -68,11 +69,13 @@ class Grounding:
     outcome: Outcome
     lead: str = ""
     source: str = ""
+    also: str = ""  # when a passage leads: the next-best passage, cited (the lead may be the wrong one)
 
     @property
     def text(self) -> str:
-        """The answer as the user reads it: the lead, then its source."""
-        return f"{self.lead} [{self.source}]" if self.source and self.lead else self.lead
+        """The answer as the user reads it: the lead, then its source (and what else may answer)."""
+        lead = f"{self.lead} [{self.source}]" if self.source and self.lead else self.lead
+        return f"{lead}\n\nAlso: {self.also}" if self.also else lead
 
     def describe(self) -> dict[str, object]:
         """The trace's view: passages with their document ids and scores, the check, the outcome."""
@@ -102,21 +105,25 @@ class Findings:
     def __bool__(self) -> bool:
         return bool(self.passages or self.results)
 
-    def lead(self, draft: str) -> tuple[str, str]:
-        """(lead, source id) when the draft cannot lead: a tool's result as a sentence (what
-        was asked of a tool is what the tool answered), else the passage that holds most of
-        the draft's words — the model's choice of passage, even when its wording failed —
-        or, when the draft shares too little with every passage, the best-ranked one."""
+    def lead(self, draft: str) -> tuple[str, str, str]:
+        """(lead, source id, also) when the draft cannot lead: a tool's result as a sentence
+        (what was asked of a tool is what the tool answered), else the passage that holds
+        most of the draft's words — the model's choice of passage, even when its wording
+        failed — or, when the draft shares too little with every passage, the best-ranked
+        one; `also` is then the best other passage, cited."""
         answered = [obs for obs in self.results if obs.status == "ok"]
         if answered:
-            return " ".join(obs.sentence for obs in answered), ""
+            return " ".join(obs.sentence for obs in answered), "", ""
         if not self.passages:
-            return " ".join(obs.sentence for obs in self.results), ""
+            return " ".join(obs.sentence for obs in self.results), "", ""
         drafted = set(content_words(draft))
         shares = [len(drafted & set(content_words(p.text))) / max(len(drafted), 1) for p, _ in self.passages]
         nearest = max(range(len(shares)), key=lambda i: (shares[i], -i))  # ties: the better-ranked
-        best = self.passages[nearest if shares[nearest] >= MIN_DRAFT_OVERLAP else 0][0]
-        return best.shown, source_id(best.hit)
+        chosen = nearest if shares[nearest] >= MIN_DRAFT_OVERLAP else 0
+        best = self.passages[chosen][0]
+        others = [p for i, (p, _) in enumerate(self.passages) if i != chosen]
+        also = f"{others[0].shown} [{source_id(others[0].hit)}]" if others else ""
+        return best.shown, source_id(best.hit), also
 
     def source_of(self, sentence: str) -> str:
         """The id of the passage that holds most of `sentence`'s words ("" when a tool
@@ -173,17 +180,18 @@ class GroundedAnswerer:
         tokens, and the check decides whether it leads (outcome `checked`) or not
         (`quoted`: `Findings.lead` does). Strategy `extractive` runs no model."""
         if self.settings.strategy == "extractive":
-            lead, source = found.lead("")
-            return Grounding(self.expert, "extractive", found.passages, "", CheckResult(), "quoted", lead, source), None
+            return Grounding(self.expert, "extractive", found.passages, "", CheckResult(), "quoted",
+                             *found.lead("")), None
         reply = capped(model, self.settings.max_tokens).invoke(draft_messages(question, found))
-        draft = reply.text.strip()
+        # One sentence was asked for: a small model runs on, and what follows its first
+        # sentence is where it invents (measured on the manuals' dev questions).
+        draft = next(iter(split_sentences(reply.text)), "")
         check = draft_evidence(question, found).check(draft)
         if draft and check.passed:
             grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", draft,
                                   found.source_of(draft))
         else:
-            lead, source = found.lead(draft)
-            grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "quoted", lead, source)
+            grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "quoted", *found.lead(draft))
         return grounding, reply
 
     def checked_answer(

@@ -96,7 +96,10 @@ def evaluate(
             quality = answer_quality(loaded, questions, judge=rater, progress=progress)
         figures["answers"] = {
             "file": str(answers), "total": len(questions), "keyed": sum(bool(q.keys) for q in questions),
-            "correct": quality.correct, "unsupported_figures": quality.unsupported,
+            "unanswerable": sum(q.unanswerable for q in questions),
+            "lead": quality.lead, "correct": quality.correct, "unsupported_figures": quality.unsupported,
+            "median_words": quality.median_words, "honest": quality.honest, "wrongly_refused": quality.wrongly_refused,
+            "first_token_p50_s": quality.first_token_p50_s,
             "p50_s": quality.p50_s, "p95_s": quality.p95_s, **asdict(quality.scores),
         }
     if as_json:
@@ -119,8 +122,16 @@ def _table(figures: dict[str, Any]) -> Table:
             table.add_row("retrieval", metric, f"{retrieval[key]:.3f}", str(retrieval["total"]))
     if answers := figures.get("answers"):
         if answers["correct"] is not None:
+            table.add_row("answers", "lead (key facts in the first sentence)", f"{answers['lead']:.3f}",
+                          str(answers["keyed"]))
             table.add_row("answers", "correct", f"{answers['correct']:.3f}", str(answers["keyed"]))
+            table.add_row("answers", "wrongly refused", f"{answers['wrongly_refused']:.3f}", str(answers["keyed"]))
+        if answers["honest"] is not None:
+            table.add_row("answers", "unanswerable answered honestly", f"{answers['honest']:.3f}",
+                          str(answers["unanswerable"]))
         table.add_row("answers", "unsupported figures", f"{answers['unsupported_figures']:.3f}", str(answers["total"]))
+        table.add_row("answers", "median words", f"{answers['median_words']:.0f}", str(answers["total"]))
+        table.add_row("answers", "p50 first token (s)", f"{answers['first_token_p50_s']:.2f}", "")
         table.add_row("answers", "p50 latency (s)", f"{answers['p50_s']:.2f}", "")
         for metric in ("exact", "contains", "rouge_l", "bleu", "judge"):
             if answers[metric] is not None:

@@ -3,7 +3,11 @@ tools and the answer, as a user's would, and the answer is scored against a refe
 
 JSON lines `{"question": ..., "answer": ..., "keys": [["ext. 4600", "4600"], ...]}`: `keys`
 are the key facts a right answer states (each a group of alternatives; see
-`metrics.has_keys`), `answer` the reference for the text metrics. Besides those, each
+`metrics.has_keys`), `answer` the reference for the text metrics; `"unanswerable": true`
+marks a question the documents do not answer. Answers are scored as a reader reads them:
+the key facts in the first sentence (`lead`), anywhere (`correct`), the length in words,
+unanswerable questions answered honestly (the expert said it did not find it) and
+answerable ones wrongly refused, the time to the first token and to the whole turn. Besides those, each
 answer is checked for **unsupported figures**: numbers, amounts, dates, codes, e-mails or
 URLs that occur neither in the question nor in anything the expert's search or tools
 returned (nor in the guild's own not-found texts) — a made-up figure, whatever the answer
@@ -12,6 +16,7 @@ strategy.
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -22,12 +27,14 @@ from slmguild.agents import Retrieved, ToolResult
 from slmguild.agents.answer_check import Evidence
 from slmguild.evaluation.judge import Judge
 from slmguild.evaluation.metrics import AnswerScores, has_keys, score_answers
+from slmguild.knowledge.sentences import split_sentences
 from slmguild.orchestrator.trace import TurnTrace
 
 if TYPE_CHECKING:
     from slmguild.orchestrator import Guild
 
 Keys = list[list[str]]
+_STEP = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class ReferenceQuestion:
     question: str
     reference: str
     keys: Keys = field(default_factory=list)
+    unanswerable: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,10 +60,37 @@ class AnsweredQuestion:
     latency_s: float = 0.0
     output_tokens: int = 0
     trace: TurnTrace = field(default_factory=TurnTrace, repr=False)
+    unanswerable: bool = False
 
     @property
     def correct(self) -> bool:
         return has_keys(self.answer, self.keys)
+
+    @property
+    def lead_correct(self) -> bool:
+        """Whether the answer's first sentence states every key fact."""
+        return has_keys(first_sentence(self.answer), self.keys)
+
+    @property
+    def refused(self) -> bool:
+        """Whether the guild said it could not answer (nothing found, or its answer withheld)."""
+        return any(part.answer is not None and part.answer.outcome in ("not_found", "withheld")
+                   for part in self.trace.all_parts())
+
+    @property
+    def words(self) -> int:
+        return len(self.answer.split())
+
+
+def first_sentence(text: str) -> str:
+    """What a reader takes in first: the answer's first sentence — or, where it leads into
+    steps ("Resetting: 1. Open ...", "2. Click ..."), the steps with it."""
+    paragraph = text.strip().split("\n\n")[0]
+    lines = paragraph.splitlines()
+    if len(lines) > 1 and all(_STEP.match(line) for line in lines[1:]):
+        return paragraph
+    sentences = split_sentences(paragraph)
+    return sentences[0] if sentences else ""
 
 
 @dataclass
@@ -73,6 +108,11 @@ class AnswerReport:
     p50_s: float = 0.0
     p95_s: float = 0.0
     output_tokens: float = 0.0
+    lead: float | None = None  # share of keyed questions whose first sentence states the key facts
+    median_words: float = 0.0
+    honest: float | None = None  # share of unanswerable questions the guild said it could not answer
+    wrongly_refused: float | None = None  # share of keyed questions it refused
+    first_token_p50_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,9 +150,11 @@ def draft_counts(answered: Sequence[AnsweredQuestion]) -> DraftCounts:
 
 
 def reference_rows(rows: Sequence[dict[str, Any]]) -> list[ReferenceQuestion]:
-    """Reference questions from JSON-lines rows (`question`, `answer`, optional `keys`)."""
+    """Reference questions from JSON-lines rows (`question`, `answer`, optional `keys` and
+    `unanswerable`)."""
     return [
-        ReferenceQuestion(str(row["question"]), str(row.get("answer") or ""), [list(g) for g in row.get("keys") or []])
+        ReferenceQuestion(str(row["question"]), str(row.get("answer") or ""), [list(g) for g in row.get("keys") or []],
+                          bool(row.get("unanswerable")))
         for row in rows
     ]
 
@@ -124,7 +166,9 @@ def ask(guild: Guild, item: ReferenceQuestion, expert: str | None = None) -> Ans
     started = time.perf_counter()
     for event in guild.stream(item.question, expert=expert):
         if isinstance(event, Retrieved):
-            evidence += [hit.chunk.text for hit in event.hits]
+            # A chunk's heading is what the search returned too: a chunk cut mid-section is
+            # shown under a heading ("4.3 DER functions") that its text does not repeat.
+            evidence += [hit.chunk.embedding_text() for hit in event.hits]
         elif isinstance(event, ToolResult) and event.observation.status == "ok":
             evidence.append(event.observation.content)
     reply = event.reply  # the last event is Done
@@ -133,7 +177,7 @@ def ask(guild: Guild, item: ReferenceQuestion, expert: str | None = None) -> Ans
     check = Evidence(evidence, item.question).check(reply.text)
     return AnsweredQuestion(
         item.question, item.reference, reply.text, reply.expert, item.keys, check.unsupported_figures,
-        time.perf_counter() - started, int(reply.usage.get("output_tokens", 0)), reply.trace,
+        time.perf_counter() - started, int(reply.usage.get("output_tokens", 0)), reply.trace, item.unanswerable,
     )
 
 
@@ -163,7 +207,13 @@ def summarize(answered: list[AnsweredQuestion], scores: AnswerScores | None = No
     """The report of `answered`: correct, unsupported figures, latency and output tokens
     (and the text `scores`, when computed)."""
     keyed = [item for item in answered if item.keys]
+    unanswerable = [item for item in answered if item.unanswerable]
     latencies = sorted(item.latency_s for item in answered) or [0.0]
+    first_tokens = [item.trace.first_token_s for item in answered if item.trace.first_token_s is not None] or [0.0]
+
+    def share(items: Sequence[AnsweredQuestion], test: Callable[[AnsweredQuestion], bool]) -> float | None:
+        return sum(map(test, items)) / len(items) if items else None
+
     return AnswerReport(
         scores,
         answered,
@@ -172,4 +222,9 @@ def summarize(answered: list[AnsweredQuestion], scores: AnswerScores | None = No
         p50_s=statistics.median(latencies),
         p95_s=latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
         output_tokens=statistics.fmean(item.output_tokens for item in answered) if answered else 0.0,
+        lead=share(keyed, lambda item: item.lead_correct),
+        median_words=statistics.median(item.words for item in answered) if answered else 0.0,
+        honest=share(unanswerable, lambda item: item.refused),
+        wrongly_refused=share(keyed, lambda item: item.refused),
+        first_token_p50_s=statistics.median(first_tokens),
     )

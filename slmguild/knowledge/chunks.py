@@ -22,6 +22,9 @@ from slmguild.knowledge.sentences import sentence_chunks
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf")
 _POINT_NAMESPACE = uuid.UUID("6f1d5a52-3c0e-4b7a-9d2e-51a6c1f0b7a3")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# Raise it whenever documents are cut differently: stores made before re-chunk their files
+# on the next (incremental) ingest.
+CHUNKING = "layout-1"
 
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
@@ -94,8 +97,9 @@ class Hit:
 
 
 def file_hash(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
+    """The SHA-256 of `CHUNKING` and a file's bytes: a file is read again when it changed,
+    or when the way files become chunks did."""
+    digest = hashlib.sha256(CHUNKING.encode())
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 16), b""):
             digest.update(block)
