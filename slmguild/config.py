@@ -198,9 +198,10 @@ class AnswerConfig(_Strict):
     """How an expert writes its answer (README, "Grounded answers").
 
     grounded: the model states the answer in one short sentence from the passages most
-    like the question, the sentence is checked against them, and the passages follow it,
-    quoted and cited (a sentence that fails the check is not shown); extractive: the
-    passages alone, no generation; generative: the model answers freely from whole chunks.
+    like the question, the sentence is checked against them and leads the answer with its
+    source (a sentence that fails the check is not shown: the best passage leads instead);
+    extractive: the best passage leads, no generation; generative: the model answers
+    freely from whole chunks. The passages travel as the reply's sources.
     An expert without knowledge or tools (the fallback) answers freely under grounded and
     extractive too, but an answer with a figure the question does not hold is replaced by
     `not_found`.

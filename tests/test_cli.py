@@ -54,10 +54,12 @@ def test_version_and_help():
 
 @pytest.mark.integration
 def test_ask_streams_an_answer_from_the_chosen_expert(ingested_example, tmp_path):
-    result = slmguild_cli("ask", "--guild", str(ingested_example), "--expert", "it", "--trace",
+    result = slmguild_cli("ask", "--guild", str(ingested_example), "--expert", "it", "--trace", "--sources",
                           "How do I reset my VPN password?", env=copy_of_the_data_directory(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.split()) >= 5
+    answer, sources = result.stdout.split("\nSources:\n")
+    assert len(answer.split()) >= 5 and "[vpn-password-reset]" in answer  # the lead cites its document
+    assert sources.startswith("- [") and "vpn-password-reset" in sources  # the passages it rests on
     assert "[it]" in result.stderr
     assert "route: it (forced by the caller)" in result.stderr
     assert "model: embedded:smollm2-135m-instruct" in result.stderr

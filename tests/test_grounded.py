@@ -122,14 +122,15 @@ def test_the_checked_draft_leads_with_its_source_and_the_passages_are_the_source
         events = list(guild.stream("My laptop was stolen, who do I call?", expert="it"))
     tokens = [event.text for event in events if isinstance(event, Token)]
     reply = events[-1].reply
-    assert "".join(tokens) == reply.text == "Call the IT service desk on ext. 4357 at once. [lost]"
-    assert reply.trace.answer.outcome == "checked" and reply.trace.answer.lead == reply.text.removesuffix(" [lost]")
+    assert "".join(tokens) == reply.text
+    assert reply.text.startswith("Call the IT service desk on ext. 4357 at once. [lost]\n\nAlso: ")
+    assert reply.trace.answer.outcome == "checked" and reply.trace.answer.lead == "Call the IT service desk on ext. 4357 at once."
     # The evidence is not pasted into the answer: it travels as the reply's sources.
     assert reply.sources and all(source["id"] == "lost" for source in reply.sources)
     assert any("ext. 4357" in source["text"] for source in reply.sources)
 
 
-def test_a_draft_that_fails_the_check_gives_way_to_the_passage_it_tried_to_say(grounded_guild):
+def test_a_draft_that_fails_the_check_gives_way_to_the_best_passage(grounded_guild):
     guild = grounded_guild()
     with ScriptedModel(replies=[
         "Call ext. 5555 within 3 hours.",
@@ -142,8 +143,9 @@ def test_a_draft_that_fails_the_check_gives_way_to_the_passage_it_tried_to_say(g
         unsupported = guild.run("My laptop was stolen, who do I call?", expert="it")
     assert "5555" not in invented.text and invented.trace.answer.outcome == "quoted"
     assert invented.trace.answer.unsupported_figures == ["5555", "3"]
-    assert invented.text.startswith("Report it immediately: Call the IT service desk on ext. 4357 at once. [lost]\n\nAlso: ")
-    # The model's words were nearest to the steps: they lead, as the document has them.
+    assert invented.text.startswith("Report it immediately: Call the IT service desk on ext. 4357 at once. [lost]\n\n"
+                                    "Also: ")
+    # A how-to is answered by its steps, as the document has them.
     assert near_steps.text.startswith("Resetting: 1. Open https://selfservice.acme.example/vpn")
     assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences
 

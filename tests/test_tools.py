@@ -554,8 +554,9 @@ def test_guild_resolves_toolboxes_and_references(write_guild, tmp_path):
     it.model = ScriptedModel(replies=[call("ping", host="gw1"), ANSWER, "It answers."])
     events = list(guild.stream("Is gw1 up?", expert="it"))
     reply = events[-1].reply
-    # The checked answer alone: what the tool returned stays in the trace.
-    assert isinstance(events[-1], Done) and reply.text == "It answers."
+    # The draft states nothing of the result: the result leads, as a sentence (the raw
+    # result stays in the trace).
+    assert isinstance(events[-1], Done) and reply.text == "ping: pong from gw1"
     assert [call.model_dump() for call in reply.trace.tools] == [
         {"tool": "ping", "arguments": {"host": "gw1"}, "status": "ok", "content": "pong from gw1",
          "duration_s": reply.trace.tools[0].duration_s, "expert": "it", "approval": None}

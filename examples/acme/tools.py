@@ -108,7 +108,8 @@ def _ticket(connection: sqlite3.Connection, ticket_id: str) -> dict[str, Any]:
             {"ticket_id": "IT-0719"},
         ),
         ("Where are we with IT-3352? Password reset for my ACME ID, been waiting two days.", {"ticket_id": "IT-3352"}),
-    ]
+    ],
+    says="Ticket {id} ({summary}) is {status}, priority {priority}, opened on {opened_on}.",
 )
 def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) -> dict[str, Any]:
     """Look up the status and priority of an existing IT ticket by its number.
@@ -203,6 +204,7 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
         ),
     ],
     changes=True,  # it writes a ticket: a question never runs it
+    says="Ticket {id} is open: {summary} (priority {priority}; first response within {first_response_target}, resolution within {resolution_target}).",
 )
 def create_ticket(
     summary: Annotated[str, Field(min_length=5, max_length=120)],
@@ -277,7 +279,8 @@ def create_ticket(
             {"employee_id": "E1759"},
         ),
         ("how much paid time off is left for E2246, taken vs remaining?", {"employee_id": "E2246"}),
-    ]
+    ],
+    says="Employee {employee_id} ({office}) has {remaining:g} days of annual leave left: {entitlement:g} days a year, {carried_over:g} carried over, {taken:g} taken.",
 )
 def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) -> dict[str, Any]:
     """Look up an employee's annual leave balance for this year: days left, taken and carried over.
@@ -379,7 +382,8 @@ def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) ->
             "have holidays around then I think)?",
             {"start": "2026-06-22", "end": "2026-07-17", "office": "montreal"},
         ),
-    ]
+    ],
+    says="There are {working_days} working days from {start} to {end} in {office}, public holidays left out.",
 )
 def working_days_between(start: date, end: date, office: Office = "lyon") -> dict[str, Any]:
     """Count the working days from one date to another, skipping weekends and the office's public holidays.
@@ -460,7 +464,8 @@ def working_days_between(start: date, end: date, office: Office = "lyon") -> dic
             "Need the euro amount for a 742 zloty train ticket I bought in Poland, please.",
             {"amount": 742, "from_currency": "PLN", "to_currency": "EUR"},
         ),
-    ]
+    ],
+    says="{amount:g} {from_currency} is {converted:g} {to_currency} (rate {rate:g}, {rate_date}).",
 )
 def convert_currency(
     amount: Annotated[float, Field(ge=0)], from_currency: Currency, to_currency: Currency
@@ -524,7 +529,8 @@ def convert_currency(
             "Before I order a headset and a keyboard myself, how much does ClaimIt allow for that kind of purchase?",
             {"category": "equipment"},
         ),
-    ]
+    ],
+    says="The {category} limit is {limit_eur:g} {unit}: {rule}",
 )
 def expense_limit(category: Category) -> dict[str, Any]:
     """Look up the reimbursement limit and rules of an expense category in ClaimIt.

@@ -255,12 +255,16 @@ class Expert:
     ) -> list[BaseMessage]:
         """The conversation the model chooses its next step from: the tools in the system
         prompt, then the demonstrations `shown` (tool calls, and requests answered without
-        a tool; `Demonstrations.select` picks them). The question's dates are also
-        written in the form date arguments take (`with_iso_dates`)."""
+        a tool; `Demonstrations.select` picks them), then the user's earlier requests. The
+        question's dates are also written in the form date arguments take (`with_iso_dates`).
+
+        The guild's earlier answers are left out: a 135M model that sees its last answer
+        (steps quoted from a document: "1. Open a ticket at ...") answers again instead of
+        calling the tool asked for (the example's approval scenario, real model)."""
         return [
             SystemMessage(f"{self.system_prompt}\n\n{self.parser.describe()}"),
             *[message for demonstration in shown for message in demonstration.messages()],
-            *history,
+            *[message for message in history if isinstance(message, HumanMessage)],
             HumanMessage(with_iso_dates(question)),
         ]
 

@@ -66,8 +66,14 @@ def ask(
         bool, typer.Option("--json", help="Print the reply as one JSON object, not a stream.")
     ] = False,
     trace: Annotated[bool, typer.Option("--trace", help="Show how the answer was made.")] = False,
+    sources: Annotated[
+        bool, typer.Option("--sources", help="Also print the passages the answer was made from, with their documents.")
+    ] = False,
 ) -> None:
     """Ask the guild one question and print the answer as it is generated.
+
+    The answer leads with what was asked and cites its document; --sources prints the
+    passages it rests on, --trace how it was made.
 
     A request to do something that changes something (open a ticket, order a repair)
     stops before it runs, with what would run: answer it in the same session with
@@ -92,6 +98,10 @@ def ask(
         typer.echo(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
         return
     reply = show_turn(events)
+    if sources and reply.sources:
+        typer.echo("\nSources:")
+        for source in reply.sources:
+            typer.echo(f"- [{source['id']}] " + source["text"].replace("\n", "\n  "))
     if trace:
         stderr.print(trace_tree(reply.trace, reply.expert))
     if reply.pending is not None:

@@ -133,7 +133,7 @@ def _said(template: str | None, result: Any) -> str:
         return ""
     try:
         return template.format(**result)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, TypeError):  # a missing key, a None where a number goes
         log.warning("the result of a tool does not fill its sentence %r: %s", template, result)
         return ""
 
