@@ -43,6 +43,7 @@ def test_chat_routed_and_forced_streamed_and_not(server):
     assert routed.choices[0].message.content == f"it answers: {QUESTION}"
     outcome = routed.model_extra["slmguild"]
     assert outcome["expert"] == "it" and not outcome["escalated"] and outcome["session"] is None
+    assert outcome["sources"] == []  # a free answer rests on no passage (grounded ones: tests/test_grounded.py)
     assert outcome["trace"]["route"]["scores"]["it"] > outcome["trace"]["route"]["scores"]["hr"]
     assert routed.usage is not None
 

@@ -95,7 +95,7 @@ def outcome(reply: Reply) -> dict[str, Any]:
     """Who answered and why: the `slmguild` field of a completion and of the last chunk."""
     data = reply.as_json()
     return {"event": "done", "escalated": reply.expert == ESCALATION,
-            **{key: data[key] for key in ("expert", "model", "session", "pending", "trace")}}
+            **{key: data[key] for key in ("expert", "model", "session", "pending", "sources", "trace")}}
 
 
 def progress(event: Event) -> dict[str, Any] | None:
