@@ -15,7 +15,8 @@ from slmguild.agents.answer_check import Evidence, figures
 from slmguild.config import load_config
 from slmguild.knowledge import KnowledgeBase
 from slmguild.knowledge.chunks import Chunk, Hit
-from slmguild.knowledge.passages import distinctive_share, split_passages
+from slmguild.agents.grounded import Findings
+from slmguild.knowledge.passages import Passage, distinctive_share, split_passages
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from slmguild.tools.executor import Observation
 from slmguild.tools.side_effects import only_asks
@@ -148,6 +149,14 @@ def test_a_draft_that_fails_the_check_gives_way_to_the_best_passage(grounded_gui
     # A how-to is answered by its steps, as the document has them.
     assert near_steps.text.startswith("Resetting: 1. Open https://selfservice.acme.example/vpn")
     assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences
+
+
+def test_also_brings_a_passage_that_says_more_than_the_lead():
+    portal = Passage("The portal is reachable from the internet, so no VPN is needed to reset it.", "Before", hit())
+    again = Passage("The portal is reachable from any internet connection: no VPN is needed to reset it.", "Intro", hit())
+    steps = Passage("1. Open the portal.\n2. Click Reset and type the new password twice.", "Steps", hit())
+    lead, source, also = Findings(((portal, 0.9), (again, 0.8), (steps, 0.7)), ()).lead()
+    assert (lead, source) == (portal.shown, "lost") and also == f"{steps.shown} [lost]"
 
 
 def test_a_figure_is_supported_only_in_its_own_context():

@@ -44,6 +44,9 @@ from slmguild.tools import Observation
 DRAFT_SYSTEM = "You answer questions from the notes you are given."
 DRAFT_PROMPT = "Question: {question}\n\nNotes:\n{notes}\n\nReply with one short sentence from the notes that answers the question."
 Outcome = Literal["checked", "quoted", "not_found", "withheld"]
+# An Also passage must bring at least this share of words the lead does not hold: the
+# quickstart's lead and its Also said the same thing twice.
+MIN_NEW_WORDS = 0.4
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class Findings:
     def lead(self) -> tuple[str, str, str]:
         """(lead, source id, also) when no checked draft leads: a tool's result as a sentence
         (what was asked of a tool is what the tool answered), else the best-ranked passage;
-        `also` is the next one, cited.
+        `also` is the best other passage, cited.
 
         Measured on the dev questions (README, "Grounded answers"): the best-ranked passage
         leads with the key facts more often than the passage nearest to a refused draft."""
@@ -123,7 +126,7 @@ class Findings:
         if not self.passages:
             return " ".join(obs.sentence for obs in self.results), "", ""
         best = self.passages[0][0]
-        return best.shown, source_id(best.hit), _cited(self.passages[1][0]) if len(self.passages) > 1 else ""
+        return best.shown, source_id(best.hit), self._also(best)
 
     def source_of(self, sentence: str) -> tuple[str, str]:
         """(the id of the passage that holds most of `sentence`'s words, the best-ranked
@@ -136,8 +139,17 @@ class Findings:
         rests_on = max(range(len(self.passages)), key=lambda i: (
             len(numbers & set(figures(self.passages[i][0].shown))),  # the figures first: "160 EUR" is Berlin's row
             len(words & set(content_words(self.passages[i][0].shown))), -i))
-        others = [p for i, (p, _) in enumerate(self.passages) if i != rests_on]
-        return source_id(self.passages[rests_on][0].hit), _cited(others[0]) if others else ""
+        return source_id(self.passages[rests_on][0].hit), self._also(self.passages[rests_on][0], sentence)
+
+    def _also(self, lead: Passage, said: str = "") -> str:
+        """The best-ranked passage besides `lead`, cited, that says more than the lead (and
+        `said`, the draft) already does ("" when none does)."""
+        known = set(content_words(f"{lead.shown} {said}"))
+        for passage, _ in self.passages:
+            words = set(content_words(passage.text))
+            if passage is not lead and words and len(words - known) / len(words) > MIN_NEW_WORDS:
+                return _cited(passage)
+        return ""
 
 
 def _cited(passage: Passage) -> str:
