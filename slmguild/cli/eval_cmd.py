@@ -67,7 +67,9 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON instead of a table.")] = False,
 ) -> None:
     """Measure a guild on labelled data: routing accuracy, retrieval recall@1/recall@k/MRR,
-    and answer quality (correct: states every key fact; answers with an unsupported figure;
+    and answer quality as a reader reads it (lead: the key facts in the first sentence;
+    correct: anywhere; wrongly refused; unanswerable questions — `"unanswerable": true` —
+    answered honestly; answers with an unsupported figure; median words; first token and
     latency p50/p95; exact, contains, ROUGE-L, BLEU, optional judge)."""
     if routing is None and retrieval is None and answers is None:
         raise SlmguildError("nothing to evaluate: give --routing, --retrieval and/or --answers (JSON lines files)")
