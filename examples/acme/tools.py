@@ -204,7 +204,8 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
         ),
     ],
     changes=True,  # it writes a ticket: a question never runs it
-    says="Ticket {id} is open: {summary} (priority {priority}; first response within {first_response_target}, resolution within {resolution_target}).",
+    says=("Ticket {id} is open: {summary} (priority {priority}; first response within "
+          "{first_response_target}, resolution within {resolution_target})."),
 )
 def create_ticket(
     summary: Annotated[str, Field(min_length=5, max_length=120)],
@@ -280,7 +281,8 @@ def create_ticket(
         ),
         ("how much paid time off is left for E2246, taken vs remaining?", {"employee_id": "E2246"}),
     ],
-    says="Employee {employee_id} ({office}) has {remaining:g} days of annual leave left: {entitlement:g} days a year, {carried_over:g} carried over, {taken:g} taken.",
+    says=("Employee {employee_id} ({office}) has {remaining:g} days of annual leave left: "
+          "{entitlement:g} days a year, {carried_over:g} carried over, {taken:g} taken."),
 )
 def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) -> dict[str, Any]:
     """Look up an employee's annual leave balance for this year: days left, taken and carried over.

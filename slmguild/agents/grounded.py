@@ -193,7 +193,8 @@ class GroundedAnswerer:
 
     def nothing_found(self) -> Grounding:
         """The answer when neither the documents nor the tools said anything relevant."""
-        return Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found", self.settings.not_found)
+        return Grounding(self.expert, self.settings.strategy, (), "", CheckResult(), "not_found",
+                         self.settings.not_found)
 
     def conclude(self, question: str, found: Findings, model: BaseChatModel) -> tuple[Grounding, AIMessage | None]:
         """(how the answer was made, the model's reply when it drafted one): `model` (the

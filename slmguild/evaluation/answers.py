@@ -7,8 +7,8 @@ are the key facts a right answer states (each a group of alternatives; see
 marks a question the documents do not answer. Answers are scored as a reader reads them:
 the key facts in the first sentence (`lead`), anywhere (`correct`), the length in words,
 unanswerable questions answered honestly (the expert said it did not find it) and
-answerable ones wrongly refused, the time to the first token and to the whole turn. Besides those, each
-answer is checked for **unsupported figures**: numbers, amounts, dates, codes, e-mails or
+answerable ones wrongly refused, the time to the first token and to the whole turn.
+Besides those, each answer is checked for **unsupported figures**: numbers, amounts, dates, codes, e-mails or
 URLs that occur neither in the question nor in anything the expert's search or tools
 returned (nor in the guild's own not-found texts) — a made-up figure, whatever the answer
 strategy.

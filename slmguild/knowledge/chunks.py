@@ -114,7 +114,8 @@ def chunk_file(path: Path, source: str, *, chunk_size: int, chunk_overlap: int) 
     markdown = document_markdown(path)
     sections = MarkdownNodeParser().get_nodes_from_documents([Document(text=markdown)])
     sections = [section for section in sections if not _HEADING.fullmatch(section.get_content().strip())]
-    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunking_tokenizer_fn=sentence_chunks)
+    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                                chunking_tokenizer_fn=sentence_chunks)
     nodes = splitter.get_nodes_from_documents(sections)
     texts = [node.get_content().strip() for node in nodes]
     texts = [text for text in texts if text]

@@ -40,9 +40,9 @@ def tool(
     information never runs it (`slmguild.tools.side_effects`). `says` is the sentence
     the user reads for a result, a `str.format` template over the returned dict's keys
     ("The {category} limit is {limit_eur} EUR {unit}."); without it, or when the result
-    lacks a key, the result is written as "tool: key value, ..." — never as raw JSON. Other options are langchain-core's `@tool`
-    options; `parse_docstring` defaults to True so each argument's description reaches
-    the model.
+    lacks a key, the result is written as "tool: key value, ..." — never as raw JSON.
+    Other options are langchain-core's `@tool` options; `parse_docstring` defaults to
+    True so each argument's description reaches the model.
     """
     options.setdefault("parse_docstring", True)
 
