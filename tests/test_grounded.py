@@ -156,7 +156,15 @@ def test_also_brings_a_passage_that_says_more_than_the_lead():
     again = Passage("The portal is reachable from any internet connection: no VPN is needed to reset it.", "Intro", hit())
     steps = Passage("1. Open the portal.\n2. Click Reset and type the new password twice.", "Steps", hit())
     lead, source, also = Findings(((portal, 0.9), (again, 0.8), (steps, 0.7)), ()).lead()
-    assert (lead, source) == (portal.shown, "lost") and also == f"{steps.shown} [lost]"
+    assert (lead, source) == (portal.shown, ("lost",)) and also == f"{steps.shown} [lost]"
+
+
+def test_a_checked_sentence_cites_every_passage_that_holds_its_figures():
+    city = Passage("City: Berlin, Limit per night: 160 EUR", "Nightly limits", hit())
+    rule = Passage("Category: hotel, Limit: 140 EUR; for example Berlin 160 EUR, breakfast and taxes included.",
+                   "Categories", Hit(Chunk("docs/categories.md", 0, "", "Categories", "", "", ""), 0.5, 2))
+    cites, _ = Findings(((city, 0.9), (rule, 0.8)), ()).source_of("Berlin: 160 EUR a night, taxes included.")
+    assert cites == ("lost", "categories")
 
 
 def test_a_figure_is_supported_only_in_its_own_context():

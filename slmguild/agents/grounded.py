@@ -56,7 +56,7 @@ class Grounding:
     `outcome`: `checked` (the draft passed: it is the lead), `quoted` (no draft, or it
     failed the check: a passage or a tool's result is the lead), `not_found` (no
     evidence), `withheld` (a generalist's answer made up a figure: `not_found` is said
-    instead). `lead` is the answer's first sentence and `source` the id it cites ("" when
+    instead). `lead` is the answer's first sentence and `cites` the ids it cites (none when
     it comes from a tool or from no document).
     """
 
@@ -67,13 +67,13 @@ class Grounding:
     check: CheckResult
     outcome: Outcome
     lead: str = ""
-    source: str = ""
+    cites: tuple[str, ...] = ()
     also: str = ""  # the best passage besides the lead's, cited: the lead may answer beside the question
 
     @property
     def text(self) -> str:
         """The answer as the user reads it: the lead, then its source (and what else may answer)."""
-        lead = f"{self.lead} [{self.source}]" if self.source and self.lead else self.lead
+        lead = " ".join([self.lead, *(f"[{source}]" for source in self.cites)]) if self.lead else ""
         return f"{lead}\n\nAlso: {self.also}" if self.also else lead
 
     def describe(self) -> dict[str, object]:
@@ -115,31 +115,32 @@ class Findings:
         return bool(results & set(figures(sentence)))
 
     def lead(self) -> tuple[str, str, str]:
-        """(lead, source id, also) when no checked draft leads: a tool's result as a sentence
+        """(lead, source ids, also) when no checked draft leads: a tool's result as a sentence
         (what was asked of a tool is what the tool answered), else the best-ranked passage;
         `also` is the best other passage, cited.
 
         Measured on the dev questions (README, "Grounded answers"): the best-ranked passage
         leads with the key facts more often than the passage nearest to a refused draft."""
         if self.answered:
-            return " ".join(obs.sentence for obs in self.results if obs.status == "ok"), "", ""
+            return " ".join(obs.sentence for obs in self.results if obs.status == "ok"), (), ""
         if not self.passages:
-            return " ".join(obs.sentence for obs in self.results), "", ""
+            return " ".join(obs.sentence for obs in self.results), (), ""
         best = self.passages[0][0]
-        return best.shown, source_id(best.hit), self._also(best)
+        return best.shown, (source_id(best.hit),), self._also(best)
 
-    def source_of(self, sentence: str) -> tuple[str, str]:
-        """(the id of the passage that holds most of `sentence`'s words, the best-ranked
-        other passage, cited): a checked draft is often true but beside the question (13 of
-        23 shown on the example guild's dev questions), so the passage search ranked first
-        stays in sight. ("", "") when a tool answered: the lead rests on its result."""
+    def source_of(self, sentence: str) -> tuple[tuple[str, ...], str]:
+        """(the ids of the documents `sentence` rests on, the best-ranked other passage,
+        cited): every passage that holds one of its figures — "160 EUR" may stand in a city
+        table and in a category's rule alike — else the one that holds most of its words.
+        A checked draft is often true but beside the question (13 of 23 shown on the example
+        guild's dev questions), so the passage search ranked first stays in sight. ((), "")
+        when a tool answered: the lead rests on its result."""
         if not self.passages or self.answered:
-            return "", ""
+            return (), ""
         words, numbers = set(content_words(sentence)), set(figures(sentence))
-        rests_on = max(range(len(self.passages)), key=lambda i: (
-            len(numbers & set(figures(self.passages[i][0].shown))),  # the figures first: "160 EUR" is Berlin's row
-            len(words & set(content_words(self.passages[i][0].shown))), -i))
-        return source_id(self.passages[rests_on][0].hit), self._also(self.passages[rests_on][0], sentence)
+        holding = [p for p, _ in self.passages if numbers & set(figures(p.shown))]
+        rests_on = holding or [max((p for p, _ in self.passages), key=lambda p: len(words & set(content_words(p.shown))))]
+        return tuple(dict.fromkeys(source_id(p.hit) for p in rests_on)), self._also(rests_on[0], sentence)
 
     def _also(self, lead: Passage, said: str = "") -> str:
         """The best-ranked passage besides `lead`, cited, that says more than the lead (and
