@@ -16,7 +16,6 @@ strategy.
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from slmguild.agents import Retrieved, ToolResult
 from slmguild.agents.answer_check import Evidence
 from slmguild.evaluation.judge import Judge
 from slmguild.evaluation.metrics import AnswerScores, has_keys, score_answers
+from slmguild.knowledge.passages import LIST_ITEM
 from slmguild.knowledge.sentences import split_sentences
 from slmguild.orchestrator.trace import TurnTrace
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from slmguild.orchestrator import Guild
 
 Keys = list[list[str]]
-_STEP = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def first_sentence(text: str) -> str:
     steps ("Resetting: 1. Open ...", "2. Click ..."), the steps with it."""
     paragraph = text.strip().split("\n\n")[0]
     lines = paragraph.splitlines()
-    if len(lines) > 1 and all(_STEP.match(line) for line in lines[1:]):
+    if len(lines) > 1 and all(LIST_ITEM.match(line) for line in lines[1:]):
         return paragraph
     sentences = split_sentences(paragraph)
     return sentences[0] if sentences else ""

@@ -24,7 +24,7 @@ from slmguild.knowledge.words import content_words
 from slmguild.vectors import unit
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")  # "- ", "* ", "1. ", "2) "
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # Chosen on the dev questions of both example guilds (README, "Grounded answers"), by how
@@ -73,7 +73,7 @@ def split_passages(hit: Hit) -> list[Passage]:
 
     for raw in _EMPHASIS.sub("", hit.chunk.text).splitlines():
         line = raw.strip()
-        if items and (_LIST_ITEM.match(raw) or (line and raw[:1].isspace())):
+        if items and (LIST_ITEM.match(raw) or (line and raw[:1].isspace())):
             items.append(line)  # the next item, or an indented line of the current one
             continue
         end_list()
@@ -90,7 +90,7 @@ def split_passages(hit: Hit) -> list[Passage]:
                 continue
             row = ", ".join(f"{name}: {cell}" if name else cell for name, cell in zip(columns, cells))
             passages.append(Passage(row, heading, hit))
-        elif _LIST_ITEM.match(raw):
+        elif LIST_ITEM.match(raw):
             items.extend([lead, line] if lead else [line])
         else:
             sentences = split_sentences(line)
