@@ -13,6 +13,7 @@ from slmguild.errors import (
     BackendUnavailable,
     ConfigError,
     ModelUnavailable,
+    NoPendingCall,
     SlmguildError,
     UnknownExpert,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "GuildConfig",
     "ModelSpec",
     "ModelUnavailable",
+    "NoPendingCall",
     "PendingCall",
     "Planned",
     "Reply",

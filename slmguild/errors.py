@@ -34,6 +34,11 @@ class UnknownExpert(SlmguildError):
     """A request for an expert the guild does not have."""
 
 
+class NoPendingCall(SlmguildError):
+    """An approval for a session whose turn waits on no call (never stopped, already
+    answered, or abandoned by a newer message): the caller's mistake, not the server's."""
+
+
 class ModelRequestsBlocked(SlmguildError):
     """A request to a real model while they are switched off (in tests, by default)."""
 

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import uuid
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from slmguild.server.app import create_app
 from slmguild.testing import ScriptedModel
 from slmguild.testing.steps import ANSWER_STEP, tool_step
 from tests.http_server import serving
+from tests.postgres import postgres_url  # noqa: F401  (fixture)
 
 TOOLBOX = '''\
 import json, os
@@ -162,6 +165,91 @@ def test_auto_approve_lets_automation_run_the_tool(guild_file, repairs):
     assert reply.pending is None and reply.text == "Ordered." and len(ran(repairs)) == 1
     with pytest.raises(slmguild.ConfigError, match="auto_approve names tools the expert does not have: nope"):
         scripted(guild_file, auto_approve=["nope"])
+
+
+RACES = 20  # per test: a lost race shows within a few tries (it did in 6 of 6 before the fix)
+LATER = "My laptop is slow, what can I do?"
+
+
+def responder(messages, options) -> str:
+    """The model of a race, whatever order its requests come in: a step for the repair
+    request calls the tool, any other step answers, and an answer is "Done."."""
+    if "response_format" not in options:
+        return "Done."
+    asked = [m.text for m in messages if m.type == "human"][-1]
+    return tool_step("order_repair", summary="Cracked screen") if asked == REQUEST else ANSWER_STEP
+
+
+def race(*calls):
+    """Run `calls` at the same moment in threads; each one's result or exception."""
+    start, outcomes = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index, call):
+        start.wait()
+        try:
+            outcomes[index] = call()
+        except Exception as exc:  # noqa: BLE001 — the outcome under test
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["named session", "generated session"])
+def test_two_answers_at_once_run_the_call_exactly_once(guild_file, repairs, named):
+    guild = scripted(guild_file, *[responder] * (3 * RACES))
+    for attempt in range(RACES):
+        paused = guild.run(REQUEST, expert="it", session=f"s{attempt}" if named else None)
+        answers = race(*[lambda: guild.resume(paused.session, approve=True)] * 2)
+        assert sorted(type(answer).__name__ for answer in answers) == ["NoPendingCall", "Reply"]
+        assert len(ran(repairs)) == attempt + 1
+        (reply,) = [answer for answer in answers if isinstance(answer, slmguild.Reply)]
+        assert reply.trace.tools[0].approval == "approved"
+    assert len(guild._session_locks) == 0  # no session's lock outlives its turns
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["named session", "generated session"])
+def test_an_answer_racing_a_new_message_has_one_outcome_and_the_trace_says_which(guild_file, repairs, named):
+    guild = scripted(guild_file, *[responder] * (4 * RACES))
+    runs = 0
+    for attempt in range(RACES):
+        paused = guild.run(REQUEST, expert="it", session=f"s{attempt}" if named else None)
+        answer, later = race(lambda: guild.resume(paused.session, approve=True),
+                             lambda: guild.run(LATER, expert="it", session=paused.session))
+        assert isinstance(later, slmguild.Reply)
+        if isinstance(answer, slmguild.Reply):  # the approval came first: the call ran, then a new turn
+            runs += 1
+            assert answer.trace.tools[0].approval == "approved" and later.trace.notice is None
+        else:  # the message came first: the call was abandoned unrun, and the approval found nothing
+            assert isinstance(answer, slmguild.NoPendingCall)
+            assert later.trace.notice.endswith("waited for approval and was not run: you moved on")
+        assert len(ran(repairs)) == runs
+        if named:
+            recorded = [t.tools[0].approval for t in guild.session(paused.session)["traces"] if t.tools]
+            assert recorded == ["approved" if isinstance(answer, slmguild.Reply) else "abandoned"]
+
+
+def test_two_processes_answering_one_call_at_once_run_it_once(guild_file, repairs, postgres_url):  # noqa: F811
+    """Two guilds on one PostgreSQL store, as two server processes are: each has its own
+    in-process locks, so only the store's advisory lock stands between their answers."""
+    guilds = []
+    for _ in range(2):
+        guild = slmguild.load_guild(guild_file)
+        guild.config.sessions.store = postgres_url
+        guild.expert("it").model = ScriptedModel(replies=[responder] * (2 * RACES))
+        guilds.append(guild)
+    first, second = guilds
+    run_id = uuid.uuid4().hex[:8]  # the store outlives this test
+    for attempt in range(RACES // 2):
+        session = f"pg-{run_id}-{attempt}"
+        first.run(REQUEST, expert="it", session=session)
+        answers = race(lambda: first.resume(session, approve=True), lambda: second.resume(session, approve=True))
+        assert sorted(type(answer).__name__ for answer in answers) == ["NoPendingCall", "Reply"]
+        assert len(ran(repairs)) == attempt + 1
 
 
 RESUME_ELSEWHERE = """\

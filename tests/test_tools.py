@@ -559,7 +559,8 @@ def test_guild_resolves_toolboxes_and_references(write_guild, tmp_path):
     assert isinstance(events[-1], Done) and reply.text == "ping: pong from gw1"
     assert [call.model_dump() for call in reply.trace.tools] == [
         {"tool": "ping", "arguments": {"host": "gw1"}, "status": "ok", "content": "pong from gw1",
-         "duration_s": reply.trace.tools[0].duration_s, "expert": "it", "approval": None}
+         "duration_s": reply.trace.tools[0].duration_s, "expert": "it", "approval": None,
+         "approval_by": None, "approval_at": None}
     ]
     assert any(isinstance(e, Token) for e in events)
     # The trace times each step: two decisions (the call, then "answer"), and the answer.

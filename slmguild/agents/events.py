@@ -29,12 +29,15 @@ class ToolResult:
     """What came of a `ToolCall`: ran (ok/error), or was invalid, unknown, refused, or
     declined (a call that waited for approval and did not get it).
 
-    `approval` says what the user answered, for a call that waited for approval.
+    `approval` says what the user answered, for a call that waited for approval;
+    `approval_by` and `approval_at` who answered (when known) and when.
     """
 
     expert: str
     observation: Observation
     approval: Literal["approved", "edited", "refused", "abandoned", "unasked"] | None = None
+    approval_by: str | None = None
+    approval_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,14 @@ class Approval:
 
     `reason` says why an unapproved call did not run: the user refused it, moved on to
     another request (abandoned), or nobody could be asked (an expert running alone).
+    `by` is who answered (a user's name, when the caller knows it), `at` when (ISO 8601).
     """
 
     approved: bool
     arguments: dict[str, Any] | None = None
     reason: Literal["refused", "abandoned", "unasked"] = "refused"
+    by: str | None = None
+    at: str | None = None
 
     @property
     def outcome(self) -> Literal["approved", "edited", "refused", "abandoned", "unasked"]:

@@ -398,7 +398,7 @@ class Expert:
                    "unasked": "it needs your approval, which could not be asked for here"}[approval.reason]
             observation = Observation(pending.tool, pending.arguments, "declined", f"not run: {why}")
             turn.canned_answer = f"Not done: I did not run {pending.describe()}, because {why}."
-        yield ToolResult(self.name, observation, approval.outcome)
+        yield ToolResult(self.name, observation, approval.outcome, approval.by, approval.at)
         self._observed(turn, observation, pending.call_id)
 
     def _start_tool_phase(self, turn: ExpertTurn) -> str | None:

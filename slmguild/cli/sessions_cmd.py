@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from slmguild.cli.turns import GuildOption, trace_tree
+from slmguild.cli.turns import GuildOption, approval_note, trace_tree
 from slmguild.errors import SlmguildError
 from slmguild.orchestrator import load_guild
 
@@ -39,6 +39,8 @@ def show(
     for turn in state["traces"]:
         console.print(f"[bold]you>[/] {escape(turn.message)}")
         console.print(f"[bold]{escape(turn.expert)}>[/] {escape(turn.text)}")
+        for call in (call for part in turn.all_parts() for call in part.tools if call.approval):
+            console.print(f"[dim]{escape(call.tool)}: {escape(approval_note(call))}[/]")
         if trace:
             console.print(trace_tree(turn, turn.expert))
         console.print()

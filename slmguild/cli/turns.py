@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
-from slmguild.orchestrator.trace import StepTrace, TurnTrace
+from slmguild.orchestrator.trace import StepTrace, ToolCallTrace, TurnTrace
 from slmguild.orchestrator import (
     Done, Escalated, Event, Handoff, PendingCall, Planned, Reply, Retrieved, Routed, Token, ToolCall, ToolResult,
     load_guild,
@@ -275,7 +275,7 @@ def trace_tree(trace: TurnTrace, expert: str) -> Tree:
             node.add(f"{hit.rank}. {label} score {hit.score}")
     for call in trace.tools:
         arguments = json.dumps(call.arguments, ensure_ascii=False)
-        approval = f", {call.approval}" if call.approval else ""
+        approval = f", {escape(approval_note(call))}" if call.approval else ""
         node = tree.add(f"tool: {call.tool} {escape(arguments)} → {call.status} ({call.duration_s} s{approval})")
         node.add(escape(_clip(call.content)))
     if trace.pending is not None:
@@ -304,3 +304,10 @@ def trace_tree(trace: TurnTrace, expert: str) -> Tree:
     if trace.notice:
         tree.add(f"[yellow]{escape(trace.notice)}[/]")
     return tree
+
+
+def approval_note(call: ToolCallTrace) -> str:
+    """What the user answered to a call that waited, who and when: `approved by alice at ...`."""
+    who = f" by {call.approval_by}" if call.approval_by else ""
+    when = f" at {call.approval_at}" if call.approval_at else ""
+    return f"{call.approval}{who}{when}"

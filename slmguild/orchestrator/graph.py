@@ -115,7 +115,8 @@ class TurnWork:
         if isinstance(event, Retrieved):
             self.retrieved = [describe_hit(hit) for hit in event.hits]
         elif isinstance(event, ToolResult):
-            approval = {"approval": event.approval} if event.approval else {}
+            approval = {key: value for key in ("approval", "approval_by", "approval_at")
+                        if (value := getattr(event, key)) is not None}
             self.tool_calls.append({**asdict(event.observation), "expert": event.expert, **approval})
         elif not isinstance(event, ToolCall | Handoff):  # a chunk of the answer
             if event.usage_metadata:

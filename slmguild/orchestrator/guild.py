@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from queue import SimpleQueue
@@ -30,7 +30,7 @@ from langgraph.types import Command
 
 from slmguild.agents import Approval, Expert
 from slmguild.agents.grounded import GroundedAnswerer
-from slmguild.concurrency import relay
+from slmguild.concurrency import KeyedLocks, relay
 from slmguild.config import (
     ExpertConfig,
     FallbackConfig,
@@ -38,7 +38,7 @@ from slmguild.config import (
     ModelSpec,
     load_config,
 )
-from slmguild.errors import ConfigError, SlmguildError, UnknownExpert
+from slmguild.errors import ConfigError, NoPendingCall, SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
 from slmguild.orchestrator.events import Done, Event, Reply, Token
 from slmguild.orchestrator.graph import (
@@ -81,6 +81,7 @@ from slmguild.tools.definition import examples_of
 from slmguild.tools.handoff import HANDOFF, handoff_tool
 from slmguild.tools.side_effects import changes_something
 
+MAX_HELD_TURNS = 1000  # turns without a session waiting for approval, kept in memory
 MAX_MESSAGE_CHARS = 6000  # ~1.5k tokens: longer messages are cut (with a notice), never fatal
 # Turns run here while the caller's thread streams their events; threads are reused.
 _TURNS = ThreadPoolExecutor(thread_name_prefix="slmguild-turn")
@@ -131,8 +132,8 @@ class Guild:
         if checkpointer is not None:
             self.__dict__["checkpointer"] = checkpointer
         self.answered_by: Counter[str] = Counter()  # "local" / "escalated": turns of this process
-        self._session_locks: dict[str, threading.Lock] = {}  # see _one_turn_at_a_time
-        self._held: set[str] = set()  # turns without a session that wait for approval (in memory)
+        self._session_locks = KeyedLocks()  # a session takes one turn at a time (see _turn)
+        self._held: dict[str, None] = {}  # turns without a session that wait for approval, oldest first
 
     def _build_expert(self, name: str, expert: ExpertConfig | FallbackConfig) -> Expert:
         spec = self.config.model_for(name)
@@ -365,20 +366,26 @@ class Guild:
         # In memory: a turn without a session is kept only while it waits for approval.
         return build_graph(self, InMemorySaver(serde=CHECKPOINT_SERDE))
 
-    def sessions(self) -> list[str]:
-        """The names of the saved sessions, most recently active first."""
-        return session_ids(self.checkpointer)
+    def sessions(self, *, user: str | None = None) -> list[str]:
+        """The saved sessions, most recently active first: `user`'s names, or with no
+        `user` every session's id (a user's as `user/name`)."""
+        threads = session_ids(self.checkpointer)
+        if user is None:
+            return threads
+        prefix = session_thread("", user)
+        return [thread.removeprefix(prefix) for thread in threads if thread.startswith(prefix)]
 
-    def session(self, name: str) -> dict[str, Any]:
+    def session(self, name: str, *, user: str | None = None) -> dict[str, Any]:
         """A session's saved state: `messages`, `expert`, `traces` (each finished turn's
-        `TurnTrace`); empty if there is none."""
-        state = self._persistent_graph.get_state({"configurable": {"thread_id": name}})
-        values = dict(state.values)
+        `TurnTrace`); empty if there is none. `user`: whose session `name` is."""
+        config = {"configurable": {"thread_id": session_thread(name, user)}}
+        values = dict(self._persistent_graph.get_state(config).values)
         return {"messages": values.get("messages", []), "expert": values.get("expert"),
                 "traces": [TurnTrace.model_validate(trace) for trace in values.get("traces", [])]}
 
-    def delete_session(self, name: str) -> None:
-        self.checkpointer.delete_thread(name)
+    def delete_session(self, name: str, *, user: str | None = None) -> None:
+        """Delete a saved session (`user`: whose it is)."""
+        self.checkpointer.delete_thread(session_thread(name, user))
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -390,12 +397,14 @@ class Guild:
         session: str | None = None,
         escalate: bool = False,
         history: Sequence[BaseMessage] = (),
+        user: str | None = None,
     ) -> Iterator[Event]:
         """One turn as events: `Routed` (or `Planned`/`Escalated`), `Retrieved`,
         `ToolCall`/`ToolResult`, `Token`s, then `Done` with the `Reply`.
 
         `session` names a saved conversation (created on first use) whose earlier turns
         are the history; without it the turn stands alone, after `history` if given.
+        `user` owns the session: users' sessions of the same name are different ones.
         A session takes one turn at a time: a second turn for it waits for the first.
         A turn that stops for approval ends with a `Reply` whose `pending` is the call
         (answer it with `resume`); a new message instead abandons the call, unrun.
@@ -404,95 +413,109 @@ class Guild:
         inputs: dict[str, Any] = {"request": request}
         if session is None:
             inputs["messages"] = list(history)
-        for event in self._turn(inputs, session):
+        for event in self._turn(inputs, session, user):
             if isinstance(event, Done) and request["message"] != message:
                 event.reply.trace.notice = f"the message was cut to {MAX_MESSAGE_CHARS} characters"
             yield event
 
-    def resume_stream(self, session: str, approve: bool | dict[str, Any]) -> Iterator[Event]:
+    def resume_stream(
+        self, session: str, approve: bool | dict[str, Any], *, user: str | None = None
+    ) -> Iterator[Event]:
         """Answer the call that `session`'s last turn stopped at, and stream the rest of the turn.
 
         `approve`: True runs the call as the expert made it; a dict runs it with these
         arguments instead (validated like the model's); False refuses it, and the
-        answer says what was not done. Raises `SlmguildError` when nothing waits.
+        answer says what was not done. `user` owns the session, and the trace records
+        them as the one who answered, with the time. The call runs at most once: of two
+        answers at the same time, the second finds nothing waiting. Raises
+        `NoPendingCall` when nothing waits.
         """
-        approval = Approval(approved=bool(approve), arguments=approve if isinstance(approve, dict) else None)
-        yield from self._turn(Command(resume=asdict(approval)), session)
+        approval = Approval(approved=bool(approve), arguments=approve if isinstance(approve, dict) else None,
+                            by=user, at=datetime.now(UTC).isoformat(timespec="seconds"))
+        yield from self._turn(Command(resume=asdict(approval)), session, user)
 
-    def resume(self, session: str, approve: bool | dict[str, Any]) -> Reply:
+    def resume(self, session: str, approve: bool | dict[str, Any], *, user: str | None = None) -> Reply:
         """`resume_stream`, returning the finished `Reply`."""
-        return _last_reply(self.resume_stream(session, approve))
+        return _last_reply(self.resume_stream(session, approve, user=user))
 
-    async def aresume_stream(self, session: str, approve: bool | dict[str, Any]) -> AsyncIterator[Event]:
+    async def aresume_stream(
+        self, session: str, approve: bool | dict[str, Any], *, user: str | None = None
+    ) -> AsyncIterator[Event]:
         """`resume_stream` for asyncio callers (the turn runs in a worker thread)."""
-        async for event in relay(lambda: self.resume_stream(session, approve)):
+        async for event in relay(lambda: self.resume_stream(session, approve, user=user)):
             yield event
 
-    async def aresume(self, session: str, approve: bool | dict[str, Any]) -> Reply:
+    async def aresume(self, session: str, approve: bool | dict[str, Any], *, user: str | None = None) -> Reply:
         """`resume` for asyncio callers."""
-        return await last_reply(self.aresume_stream(session, approve))
+        return await last_reply(self.aresume_stream(session, approve, user=user))
 
-    def _turn(self, inputs: dict[str, Any] | Command[Any], session: str | None) -> Iterator[Event]:
+    def _turn(self, inputs: dict[str, Any] | Command[Any], session: str | None, user: str | None) -> Iterator[Event]:
         """Run (or resume) a turn on the graph, streaming its events; end with `Done`.
 
         A turn without a session runs on an in-memory checkpointer, under a thread of
-        its own that is dropped when the turn ends — or kept, if it stops for approval,
-        until it is resumed.
+        its own that is dropped when the turn ends — or held, if it stops for approval,
+        until it is resumed (then its generated name is the session that resumes it).
         """
-        thread = session
-        if thread is None or thread in self._held:
-            graph = self._ephemeral_graph
-            thread = thread or f"turn-{uuid.uuid4().hex}"
-        else:
-            graph = self._persistent_graph
+        name = session or f"turn-{uuid.uuid4().hex}"
+        thread = session_thread(name, user)
         config = {"configurable": {"thread_id": thread}}
         events: SimpleQueue[Any] = SimpleQueue()
         finished = object()
 
-        def run_graph() -> dict[str, Any]:
+        def run_graph() -> tuple[Any, dict[str, Any]]:
             EVENTS.set(events.put)  # this worker's context: the nodes emit into `events`
             try:
-                with self._one_turn_at_a_time(thread, persistent=graph is self._persistent_graph):
-                    if isinstance(inputs, Command) and not graph.get_state(config).interrupts:
-                        raise SlmguildError(f"the session '{thread}' has no call waiting for approval")
-                    # Saved once a turn, when it ends or stops: a turn cut short is all that is lost.
-                    return graph.invoke(inputs, config, durability="exit")
+                # Which graph holds the thread, whether a call waits, and the held set are
+                # all read and written under the session's lock: of two answers to one
+                # call, or an answer racing a new message, one finds the other's outcome.
+                with self._session_locks.hold(thread):
+                    ephemeral = session is None or thread in self._held
+                    graph = self._ephemeral_graph if ephemeral else self._persistent_graph
+                    with self._store_lock(thread, persistent=not ephemeral):
+                        if isinstance(inputs, Command) and not graph.get_state(config).interrupts:
+                            raise NoPendingCall(f"the session '{name}' has no call waiting for approval")
+                        try:
+                            # Saved once a turn, when it ends or stops: a turn cut short is all that is lost.
+                            state = graph.invoke(inputs, config, durability="exit")
+                        except BaseException:
+                            if ephemeral and thread not in self._held:
+                                graph.checkpointer.delete_thread(thread)  # nothing waits on it: free its memory
+                            raise
+                        if ephemeral:
+                            self._hold(thread, waits="__interrupt__" in state)
+                        return graph, state
             finally:
                 events.put(finished)
 
         outcome = _TURNS.submit(contextvars.copy_context().run, run_graph)
         while (event := events.get()) is not finished:
             yield event
-        try:
-            state = outcome.result()  # re-raises what the graph raised
-        except BaseException:
-            if graph is self._ephemeral_graph and thread not in self._held:
-                graph.checkpointer.delete_thread(thread)  # nothing waits on it: free its memory
-            raise
+        graph, state = outcome.result()  # re-raises what the graph raised
         if "__interrupt__" in state:
-            if graph is self._ephemeral_graph:
-                self._held.add(thread)  # before Done: a caller may stop reading there
-            yield from self._paused(state["work"], session or thread)
+            yield from self._paused(state["work"], name)
             return
-        if graph is self._ephemeral_graph:
-            self._held.discard(thread)
-            graph.checkpointer.delete_thread(thread)
         reply: dict[str, Any] = state["reply"]
         self.answered_by["escalated" if reply["expert"] == ESCALATION else "local"] += 1
         yield Done(Reply(**{**reply, "trace": TurnTrace.model_validate(reply["trace"])}, session=session))
 
-    @contextmanager
-    def _one_turn_at_a_time(self, thread: str, *, persistent: bool) -> Iterator[None]:
-        """A session takes one turn at a time: two at once would both start from the same
-        history, and the one saved last would drop the other. In this process a lock per
-        session; with a PostgreSQL store, also its advisory lock, for the other processes."""
-        if not persistent:
-            yield  # a turn of its own, in memory: nobody else has its thread
+    def _hold(self, thread: str, *, waits: bool) -> None:
+        """Keep an in-memory turn that waits for approval (the oldest beyond
+        `MAX_HELD_TURNS` is dropped, its call unrun); drop one that is over."""
+        self._held.pop(thread, None)
+        if not waits:
+            self._ephemeral_graph.checkpointer.delete_thread(thread)
             return
+        self._held[thread] = None
+        while len(self._held) > MAX_HELD_TURNS:
+            oldest = next(iter(self._held))
+            del self._held[oldest]
+            self._ephemeral_graph.checkpointer.delete_thread(oldest)
+
+    def _store_lock(self, thread: str, *, persistent: bool) -> AbstractContextManager[None]:
+        """Across processes: a saved session's PostgreSQL advisory lock (in this process,
+        `_session_locks` serves; SQLite stores belong to one process at a time)."""
         store = self.config.sessions.store
-        with self._session_locks.setdefault(thread, threading.Lock()):
-            with postgres_turn_lock(store, thread) if is_postgres(store) else nullcontext():
-                yield
+        return postgres_turn_lock(store, thread) if persistent and is_postgres(store) else nullcontext()
 
     def _paused(self, work: TurnWork, session: str) -> Iterator[Event]:
         """The events of a turn that stopped for approval: the question to the user, and
@@ -528,6 +551,16 @@ class Guild:
         if expert is not None:
             self.expert(expert)
         return {"message": message[:MAX_MESSAGE_CHARS], "expert": expert, "escalate": escalate}
+
+
+def session_thread(name: str, user: str | None) -> str:
+    """The store's id (LangGraph thread) of `user`'s session `name`: users' names never
+    collide, and a session of no user keeps its name."""
+    if user is None:
+        return name
+    if not user or "/" in user:
+        raise SlmguildError(f"a user name is not empty and has no '/': {user!r}")
+    return f"{user}/{name}"
 
 
 def _last_reply(events: Iterator[Event]) -> Reply:

@@ -43,7 +43,8 @@ class SourceTrace(_Record):
 
 
 class ToolCallTrace(_Record):
-    """A tool call and its outcome (`approval`: what the user answered, when it waited)."""
+    """A tool call and its outcome (`approval`: what the user answered, when it waited;
+    `approval_by`: who answered, `approval_at`: when, ISO 8601)."""
 
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -52,6 +53,8 @@ class ToolCallTrace(_Record):
     duration_s: float = 0.0
     expert: str = ""
     approval: Literal["approved", "edited", "refused", "abandoned", "unasked"] | None = None
+    approval_by: str | None = None
+    approval_at: str | None = None
 
 
 class PassageTrace(_Record):
