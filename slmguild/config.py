@@ -314,7 +314,7 @@ class EngineConfig(_Strict):
     threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores")
     parallel: int = Field(1, ge=1, le=64, description="Requests decoded concurrently (slots)")
     prompt_cache_mib: int = Field(
-        8192, ge=0, description="Host memory for evaluated prompts that later requests reuse (llama.cpp's "
+        512, ge=0, description="Host memory for evaluated prompts that later requests reuse (llama.cpp's "
         "prompt cache: each expert's fixed prefix is evaluated once); 0 keeps only what each slot holds",
     )
     port: int = Field(

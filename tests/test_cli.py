@@ -199,3 +199,22 @@ def test_chat_and_ask_show_a_call_that_waits_and_run_it_only_when_approved(write
     assert log.read_text() == "Cracked screen\n"  # the edited call ran, once
     again = runner.invoke(app, ["ask", "-g", guild, "--session", "a", "--approve"])
     assert again.exit_code == 2 and "no call waiting for approval" in again.output
+
+
+def test_keys_are_made_listed_and_revoked_and_serve_wants_them_beyond_loopback(tmp_path, write_guild):
+    store = str(tmp_path / "keys.sqlite")
+    made = runner.invoke(app, ["keys", "add", "alice", "--keys", store])
+    key = made.stdout.strip()
+    assert made.exit_code == 0 and key.startswith("slm_") and "not shown again" in made.stderr
+    assert runner.invoke(app, ["keys", "add", "root", "--admin", "--keys", store]).exit_code == 0
+    listed = runner.invoke(app, ["keys", "list", "--keys", store]).stdout
+    assert "alice  user" in listed and "root  admin" in listed and key not in listed
+    assert key not in (tmp_path / "keys.sqlite").read_bytes().decode("latin-1")  # stored hashed
+    assert "revoked 1 key of alice" in runner.invoke(app, ["keys", "revoke", "alice", "--keys", store]).stdout
+    assert "revoked" in runner.invoke(app, ["keys", "list", "--keys", store]).stdout.splitlines()[0]
+    again = slmguild_cli("keys", "revoke", "alice", "--keys", store)
+    _assert_short_error(again, "no live key", "alice")
+
+    refused = slmguild_cli("serve", "--guild", str(write_guild(MINIMAL)), "--host", "0.0.0.0",
+                           "--keys", str(tmp_path / "none.sqlite"), env={"SLMGUILD_API_KEY": ""})
+    _assert_short_error(refused, "lets other machines in", "slmguild keys add")

@@ -108,6 +108,12 @@ def test_models_experts_health_and_metrics(server):
     assert 'slmguild_request_seconds_count{route="/v1/chat/completions"} 2.0' in metrics
     assert "slmguild_turn_seconds_count 2.0" in metrics
 
+    for n in range(20):  # made-up methods and paths add no series of their own
+        httpx.request(f"FAKE{n}", f"{server}/made-up/{n}")
+    metrics = httpx.get(f"{server}/metrics").text
+    assert 'slmguild_requests_total{method="other",route="unmatched",status="404"} 20.0' in metrics
+    assert "FAKE" not in metrics and "made-up" not in metrics
+
 
 def test_bad_requests_get_openai_style_errors(server):
     def post(content: bytes, **headers: str) -> httpx.Response:
@@ -157,3 +163,48 @@ def test_a_client_leaving_mid_stream_breaks_neither_the_session_nor_the_server(s
     turns = httpx.get(f"{server}/api/sessions/carol").json()["turns"]
     assert [t["message"] for t in turns] == [QUESTION, "and the vpn does not connect"]
     assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+MALFORMED = {  # what a probe of the server found answered with 500, or wrongly
+    "a text part's text is a number": {"messages": [{"role": "user", "content": [{"type": "text", "text": 7}]}]},
+    "a text part's text is null": {"messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+    "a text part's text is a list": {"messages": [{"role": "user", "content": [{"type": "text", "text": ["a"]}]}]},
+    "a lone surrogate in the content": {"messages": [{"role": "user", "content": "vpn \ud800"}]},
+    "a lone surrogate in the user": {"messages": [{"role": "user", "content": QUESTION}], "user": "a\udc00"},
+    "approve is a string": {"messages": [{"role": "user", "content": "-"}], "slmguild": {"approve": "yes"},
+                            "user": "s"},
+    "a session id with a slash": {"messages": [{"role": "user", "content": QUESTION}], "user": "a/b"},
+    "a session id of 10,000 characters": {"messages": [{"role": "user", "content": QUESTION}], "user": "x" * 10_000},
+    "approving when nothing waits": {"messages": [{"role": "user", "content": "-"}], "slmguild": {"approve": True},
+                                     "user": "nobody-waits"},
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_requests_are_4xx_in_openai_shape_and_leave_nothing(server, body):
+    raw = json.dumps({"model": "orchestra", **body}).encode()  # ensure_ascii: a surrogate goes as its escape
+    answer = httpx.post(f"{server}/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+    assert httpx.get(f"{server}/api/sessions").json() == {"sessions": []}
+
+
+def test_approving_when_nothing_waits_is_the_clients_mistake_not_retried(server):
+    with pytest.raises(openai.BadRequestError, match="no call waiting") as refused:
+        client(server).chat.completions.create(model="orchestra", messages=[{"role": "user", "content": "-"}],
+                                               user="idle", extra_body={"slmguild": {"approve": True}})
+    assert refused.value.code == "no_pending_call"
+
+
+def test_a_body_that_is_not_json_gets_415(server):
+    answer = httpx.post(f"{server}/v1/chat/completions", content=json.dumps({"model": "orchestra", "messages": [
+        {"role": "user", "content": QUESTION}]}), headers={"Content-Type": "text/plain"})
+    assert answer.status_code == 415 and answer.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_utf8_session_id_names_the_same_session_in_the_header_and_the_body(server):
+    body = {"model": "orchestra", "messages": [{"role": "user", "content": QUESTION}]}
+    httpx.post(f"{server}/v1/chat/completions", json=body, headers={"X-Session-Id": "żółw-1".encode()})  # UTF-8 bytes
+    client(server).chat.completions.create(**body, user="żółw-1")
+    assert httpx.get(f"{server}/api/sessions").json()["sessions"][0] | {"title": ""} == {
+        "id": "żółw-1", "owner": None, "title": "", "turns": 2}

@@ -20,8 +20,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import slmguild
 from slmguild.server.app import create_app
-from slmguild.testing import ScriptedModel
-from slmguild.testing.steps import tool_step
+from slmguild.server.users import KeyStore
+from slmguild.testing import ScriptedModel, StepReply
+from slmguild.testing.steps import ANSWER_STEP, tool_step
 from tests.browser import browser, require_browser  # noqa: F401  (fixture)
 from tests.http_server import serving
 
@@ -188,9 +189,15 @@ def test_a_multi_expert_turn_keeps_its_plan_when_it_is_done(browser, scripted_si
 
 
 @pytest.fixture
-def approval_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def keys(tmp_path: Path) -> KeyStore:
+    """The approval site's users: alice and bob."""
+    return KeyStore(tmp_path / "keys.sqlite")
+
+
+@pytest.fixture
+def approval_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: KeyStore) -> Iterator[str]:
     """The example guild's IT expert with its real ticket tools (on a scratch database)
-    and a scripted model that wants to open a ticket twice, then answers."""
+    and a scripted model that wants to open a ticket twice, then answers; users' keys on."""
     require_browser()
     monkeypatch.setenv("ACME_DB", str(tmp_path / "acme.sqlite"))
     config = slmguild.load_config(Path(__file__).resolve().parents[1] / "examples/acme/guild.yaml",
@@ -200,9 +207,17 @@ def approval_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     config.experts = {"it": config.experts["it"]}
     config.experts["it"].knowledge.sources = []
     wants_ticket = tool_step("create_ticket", summary="Cracked laptop screen", priority="high")
-    model = ScriptedModel(replies=[wants_ticket, wants_ticket, "Opened ticket IT-1051."])
-    with serving(create_app(slmguild.Guild(config, models=lambda _role, _spec: model))) as base_url:
+    model = ScriptedModel(replies=[wants_ticket, wants_ticket, "Opened ticket IT-1051.", StepReply(ANSWER_STEP),
+                                   "On floor 2."])
+    with serving(create_app(slmguild.Guild(config, models=lambda _role, _spec: model), keys=keys)) as base_url:
         yield base_url
+
+
+def use_key(driver: WebDriver, key: str) -> None:
+    """Answer the page's key form (it asks once per tab, when the server says 401)."""
+    form = WebDriverWait(driver, 10).until(lambda page: page.find_element(By.CSS_SELECTOR, "#auth"))
+    WebDriverWait(driver, 10).until(lambda _: form.is_displayed())
+    driver.find_element(By.CSS_SELECTOR, "#api-key").send_keys(key, Keys.ENTER)
 
 
 def answer_the_waiting_call(driver: WebDriver, button: str) -> WebElement:
@@ -216,8 +231,11 @@ def answer_the_waiting_call(driver: WebDriver, button: str) -> WebElement:
     return finished_turn(driver, timeout_s=60)
 
 
-def test_a_waiting_call_is_approved_or_refused_on_the_page(browser, approval_site):  # noqa: F811
+def test_a_waiting_call_is_approved_or_refused_on_the_page_and_only_its_user_sees_it(  # noqa: F811
+        browser, approval_site, keys):  # noqa: F811
+    alice, bob = keys.add("alice"), keys.add("bob")
     browser.get(f"{approval_site}/")
+    use_key(browser, alice)
     message = browser.find_element(By.CSS_SELECTOR, "#message")
     message.send_keys("Please open a ticket: my laptop screen is cracked.", Keys.ENTER)
     refused = answer_the_waiting_call(browser, "refuse")
@@ -227,5 +245,20 @@ def test_a_waiting_call_is_approved_or_refused_on_the_page(browser, approval_sit
     approved = answer_the_waiting_call(browser, "approve")
     assert approved.find_element(By.CSS_SELECTOR, ".answer").text == "Opened ticket IT-1051."
     approved.find_element(By.CSS_SELECTOR, "details.trace summary").click()
-    assert "create_ticket" in approved.find_element(By.CSS_SELECTOR, ".trace .tool-call").text
+    call = approved.find_element(By.CSS_SELECTOR, ".trace .tool-call").text
+    assert "create_ticket" in call and "Approved by alice" in call
+
+    # Bob, in a tab of his own, on Alice's session's address: he sees neither it nor her list.
+    alices = browser.current_url
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(alices)
+    browser.refresh()
+    use_key(browser, bob)
+    browser.find_element(By.CSS_SELECTOR, "#message").send_keys("Where is the printer?", Keys.ENTER)
+    assert finished_turn(browser, timeout_s=60).find_element(By.CSS_SELECTOR, ".answer").text == "On floor 2."
+    # The same session id, his own session: only his turn, only his session listed.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "article.turn")) == 1
+    WebDriverWait(browser, 10).until(lambda page: page.find_elements(By.CSS_SELECTOR, "#sessions li.session"))
+    (listed,) = browser.find_elements(By.CSS_SELECTOR, "#sessions li.session")
+    assert "Where is the printer?" in listed.text
 

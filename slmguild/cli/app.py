@@ -61,7 +61,7 @@ def _global_options(
 
 
 from slmguild.cli import (  # noqa: E402  (register commands)
-    config_cmd, eval_cmd, finetune_cmd, graph_cmd, knowledge_cmd, models_cmd, router_cmd, serve_cmd, sessions_cmd, test_cmd,
+    config_cmd, eval_cmd, finetune_cmd, graph_cmd, keys_cmd, knowledge_cmd, models_cmd, router_cmd, serve_cmd, sessions_cmd, test_cmd,
     turns,
 )
 
@@ -69,6 +69,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(knowledge_cmd.app, name="knowledge")
 app.add_typer(sessions_cmd.sessions, name="sessions")
+app.add_typer(keys_cmd.keys, name="keys")
 app.add_typer(router_cmd.app, name="router")
 app.add_typer(finetune_cmd.app, name="finetune")
 app.command(name="ask")(turns.ask)

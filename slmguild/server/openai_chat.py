@@ -17,12 +17,28 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from slmguild.agents import Handoff, Retrieved, ToolCall, ToolResult
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator import Done, Escalated, Event, Planned, Reply, Routed, Token
 from slmguild.orchestrator.graph import ESCALATION
+
+
+class ContentPart(BaseModel):
+    """A part of a message's content: a text part's `text` is read; other parts (images,
+    audio) are accepted and not read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: StrictStr
+    text: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _text_part_has_text(self) -> ContentPart:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text part needs its text, as a string")
+        return self
 
 
 class ChatMessage(BaseModel):
@@ -31,11 +47,11 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: StrictStr | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+            return "".join(part.text or "" for part in self.content if part.type == "text")
         return self.content or ""
 
 
@@ -44,7 +60,7 @@ class SlmguildOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    approve: bool | dict[str, Any] = Field(
+    approve: StrictBool | dict[str, Any] = Field(
         description="true runs the waiting call, false refuses it, an object runs it with these arguments"
     )
 
@@ -55,11 +71,19 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str
+    model: StrictStr
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    user: str | None = None
+    stream: StrictBool = False
+    user: StrictStr | None = None
     slmguild: SlmguildOptions | None = None  # set: the request answers a waiting call (its messages are not read)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        """JSON may escape half of a UTF-16 pair ("\\ud800"): no text store can keep it."""
+        if _has_lone_surrogate(data):
+            raise ValueError("the body holds a lone UTF-16 surrogate (an \\ud800-\\udfff escape without its pair)")
+        return data
 
     def question(self) -> str:
         """The text of the last message, which must be the user's."""
@@ -75,6 +99,16 @@ class ChatRequest(BaseModel):
         brings its own system prompt)."""
         kinds = {"user": HumanMessage, "assistant": AIMessage}
         return [kinds[m.role](m.text()) for m in self.messages[:-1] if m.role in kinds]
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    if isinstance(data, str):
+        return not data.isascii() and any("\ud800" <= char <= "\udfff" for char in data)
+    if isinstance(data, dict):
+        return any(_has_lone_surrogate(key) or _has_lone_surrogate(value) for key, value in data.items())
+    if isinstance(data, list):
+        return any(_has_lone_surrogate(item) for item in data)
+    return False
 
 
 def completion(reply: Reply, model: str) -> dict[str, Any]:
@@ -150,9 +184,9 @@ async def sse_chunks(events: AsyncIterator[Event], model: str, on_done: Any = No
     yield "data: [DONE]\n\n"
 
 
-def error_body(exc: BaseException, kind: str | None = None) -> dict[str, Any]:
+def error_body(exc: BaseException, kind: str | None = None, code: str | None = None) -> dict[str, Any]:
     """An OpenAI-style error object for `exc`."""
-    return {"error": {"message": str(exc), "type": kind or type(exc).__name__, "param": None, "code": None}}
+    return {"error": {"message": str(exc), "type": kind or type(exc).__name__, "param": None, "code": code}}
 
 
 def _usage(usage: dict[str, int]) -> dict[str, int]:

@@ -383,11 +383,20 @@ function toolItem(call) {
     " ",
     el("span", { class: `tool-status ${ok ? "ok" : "failed"}` }, call.status ?? ""),
     call.expert ? el("span", { class: "by" }, ` by ${call.expert}`) : null,
+    call.approval ? el("div", { class: "approval-record" }, approvalNote(call)) : null,
     el("div", { class: "label" }, "Arguments"),
     el("pre", {}, pretty(call.arguments ?? {})),
     call.content !== undefined ? el("div", { class: "label" }, "Result") : null,
     call.content !== undefined ? el("pre", {}, pretty(call.content)) : null,
   );
+}
+
+/** Who answered a call that waited for approval, and when: "Approved by alice, 2026-12-07 09:14 UTC". */
+function approvalNote(call) {
+  const answer = call.approval[0].toUpperCase() + call.approval.slice(1);
+  const who = call.approval_by ? ` by ${call.approval_by}` : "";
+  const when = call.approval_at ? `, ${call.approval_at.replace("T", " ").replace(/:\d\d\+00:00$/, " UTC")}` : "";
+  return `${answer}${who}${when}`;
 }
 
 function timingSection(trace) {
