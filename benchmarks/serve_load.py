@@ -6,8 +6,9 @@ how long does each client wait for its first token?
 
 The example guild (its knowledge ingested first, incrementally) behind the real server
 on a free loopback port; each client asks a different question of the example's
-retrieval set through the official `openai` client (AsyncOpenAI, stream=True), in its
-own session (`X-Session-Id`), all at once. Answers are capped at --max-tokens so that a
+retrieval set through the official `openai` client (AsyncOpenAI, stream=True), as a user
+of its own (users' keys on, as a team's server runs), in its own session (`X-Session-Id`),
+all at once. Answers are capped at --max-tokens so that a
 run stays within minutes on two cores. Afterwards each session is read back over the
 API: exactly one turn, its own question, the answer it streamed. `--parallel` runs the
 whole thing once per number of engine slots (each slot gets the example's 4096-token
@@ -21,6 +22,7 @@ import asyncio
 import json
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,15 +37,16 @@ import slmguild  # noqa: E402
 from slmguild.config import load_config  # noqa: E402
 from slmguild.knowledge import KnowledgeBase  # noqa: E402
 from slmguild.server import create_app  # noqa: E402
+from slmguild.server.users import KeyStore  # noqa: E402
 from slmguild.serving.engine import stop_all  # noqa: E402
 from tests.http_server import serving  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "acme"
 
 
-async def _client(url: str, model: str, session: str, question: str) -> dict:
+async def _client(url: str, model: str, session: str, question: str, key: str) -> dict:
     """One streaming turn: time to first token, the streamed text, the outcome it ended with."""
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=600)
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=600)
     started = time.perf_counter()
     first_token_s, pieces, outcome = None, [], None
     stream = await client.chat.completions.create(
@@ -55,13 +58,14 @@ async def _client(url: str, model: str, session: str, question: str) -> dict:
             first_token_s = first_token_s or time.perf_counter() - started
             pieces.append(chunk.choices[0].delta.content)
         outcome = (chunk.model_extra or {}).get("slmguild", outcome)
-    return {"session": session, "question": question, "text": "".join(pieces).strip(),
+    return {"session": session, "key": key, "question": question, "text": "".join(pieces).strip(),
             "first_token_s": first_token_s, "total_s": time.perf_counter() - started, "outcome": outcome}
 
 
 def _own_session(url: str, result: dict) -> bool:
     """The session holds exactly this client's turn: its question and the answer it streamed."""
-    saved = httpx.get(f"{url}/api/sessions/{result['session']}", timeout=30).json().get("turns", [])
+    saved = httpx.get(f"{url}/api/sessions/{result['session']}", timeout=30,
+                      headers={"Authorization": f"Bearer {result['key']}"}).json().get("turns", [])
     return (len(saved) == 1 and saved[0]["message"] == result["question"]
             and saved[0]["text"] == result["text"] and result["outcome"]["session"] == result["session"])
 
@@ -77,12 +81,14 @@ def run(clients: int, max_tokens: int, parallel: int = 1) -> dict:
     rows = [json.loads(line) for line in (EXAMPLE / "retrieval_questions.jsonl").read_text().splitlines()]
     questions = [row["question"] for row in rows[:: max(1, len(rows) // clients)]][:clients]
     prefix = uuid.uuid4().hex[:8]
-    with serving(create_app(guild)) as url:
+    keys = KeyStore(Path(tempfile.mkdtemp(prefix="serve-load-")) / "keys.sqlite")
+    users = [keys.add(f"user{n:02d}") for n in range(len(questions))]
+    with serving(create_app(guild, keys=keys)) as url:
         guild.run("warm up: load the models", expert="it")  # the first turn loads them: not load
         started = time.perf_counter()
 
         async def everyone() -> list:
-            return await asyncio.gather(*(_client(url, guild.name, f"load-{prefix}-{n:02d}", question)
+            return await asyncio.gather(*(_client(url, guild.name, f"load-{prefix}-{n:02d}", question, users[n])
                                           for n, question in enumerate(questions)), return_exceptions=True)
 
         results = asyncio.run(everyone())
