@@ -357,6 +357,10 @@ class RoutingConfig(_Strict):
         0.05, ge=0, le=1, description="How clearly a follow-up must belong elsewhere to leave its expert"
     )
     multi_expert: bool = Field(True, description="Split requests that span several experts")
+    follow_ups: bool = Field(
+        True, description="Route and search a follow-up (\"and in Munich?\") as the question in context: the "
+        "session's last question followed by it",
+    )
     planner: Literal["clauses", "llm"] = Field(
         "clauses",
         description="How to split: route each clause (deterministic), or ask the model for a plan",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from langchain_core.tools import BaseTool
+
+from slmguild.tools import ToolExecutor
 
 ACME = Path(__file__).resolve().parents[1] / "examples" / "acme"
 
@@ -187,6 +190,12 @@ def test_expense_limits():
     assert acme.expense_limit.invoke({"category": "mileage"})["limit_eur"] == 0.32
     flights = acme.expense_limit.invoke({"category": "flights"})
     assert flights["limit_eur"] is None and "Economy" in flights["rule"]
+    # The user reads a sentence: the first template the result fills (flights have no amount).
+    executor = ToolExecutor({"expense_limit": acme.expense_limit}, {"expense_limit"})
+    said = [asyncio.run(executor.execute("expense_limit", {"category": category})).said
+            for category in ("taxi", "flights")]
+    assert said[0].startswith("The taxi limit is 60 EUR per ride: ")
+    assert said[1].startswith("The flights rule (class of travel): Economy class")
     with pytest.raises(ValueError):
         acme.expense_limit.invoke({"category": "alcohol"})
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests/data/clinc150-sample"
 QUICK = {
     "answers.py": ["--limit", "2", "--check"],
+    "conversations.py": ["--limit", "2"],
     "finetune.py": ["--parts", "serving", "--turns", "2"],
     "load.py": ["--sessions", "2", "--turns", "1"],
     "overhead.py": ["--turns", "5"],

@@ -197,6 +197,8 @@ def test_chat_and_ask_show_a_call_that_waits_and_run_it_only_when_approved(write
     approved = runner.invoke(app, ["ask", "-g", guild, "--session", "a", "--edit", '{"summary": "Cracked screen"}'])
     assert approved.exit_code == 0, approved.output
     assert log.read_text() == "Cracked screen\n"  # the edited call ran, once
+    shown = runner.invoke(app, ["sessions", "show", "a", "-g", guild])
+    assert "order_repair: edited at 20" in shown.output  # the session records the answer and when
     again = runner.invoke(app, ["ask", "-g", guild, "--session", "a", "--approve"])
     assert again.exit_code == 2 and "no call waiting for approval" in again.output
 

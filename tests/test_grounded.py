@@ -151,6 +151,16 @@ def test_a_draft_that_fails_the_check_gives_way_to_the_best_passage(grounded_gui
     assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences
 
 
+def test_a_draft_that_asks_the_question_back_never_leads_but_one_that_asks_for_what_is_missing_does(grounded_guild):
+    guild = grounded_guild()
+    with ScriptedModel(replies=["My laptop was stolen: who do I call?", "Which laptop model was it?"]) as model:
+        guild.expert("it").model = model
+        echoed = guild.run("My laptop was stolen, who do I call?", expert="it")
+        asks = guild.run("My laptop was stolen, who do I call?", expert="it")
+    assert echoed.trace.answer.outcome == "quoted" and echoed.text.startswith("Report it immediately: Call the IT")
+    assert asks.trace.answer.outcome == "checked" and asks.text.startswith("Which laptop model was it?")
+
+
 def test_also_brings_a_passage_that_says_more_than_the_lead():
     portal = Passage("The portal is reachable from the internet, so no VPN is needed to reset it.", "Before", hit())
     again = Passage("The portal is reachable from any internet connection: no VPN is needed to reset it.", "Intro", hit())

@@ -532,7 +532,8 @@ def convert_currency(
             {"category": "equipment"},
         ),
     ],
-    says="The {category} limit is {limit_eur:g} {unit}: {rule}",
+    says=("The {category} limit is {limit_eur:g} {unit}: {rule}",
+          "The {category} rule ({unit}): {rule}"),  # train and flights: a class of travel, no amount
 )
 def expense_limit(category: Category) -> dict[str, Any]:
     """Look up the reimbursement limit and rules of an expense category in ClaimIt.

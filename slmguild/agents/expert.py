@@ -51,6 +51,7 @@ from slmguild.concurrency import drive, relay
 from slmguild.config import ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
+from slmguild.knowledge.words import content_words
 from slmguild.serving import backend_errors
 from slmguild.tools import (
     AnswerStep,
@@ -92,6 +93,7 @@ class ExpertTurn:
 
     question: str
     history: list[BaseMessage] = field(default_factory=list)
+    query: str | None = None  # what the search looks for: the question in context, for a follow-up
     next: NextStep = "answer"
     hits: list[Hit] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
@@ -114,6 +116,16 @@ class ExpertTurn:
             obs.tool == tool and obs.arguments == arguments and obs.status in ("ok", "error")
             for obs in self.observations
         )
+
+
+def passage_query(turn: ExpertTurn) -> str:
+    """What a grounded answer's passages are chosen for: a follow-up's own words where the
+    search found them ("and in Montreal?": the Montreal row, not the Berlin one the turn
+    before asked about), else its question in context ("how long does it wait?")."""
+    if turn.query is None:
+        return turn.question
+    found = {word for hit in turn.hits for word in content_words(hit.chunk.text)}
+    return turn.question if found & set(content_words(turn.question)) else turn.query
 
 
 @dataclass
@@ -153,9 +165,11 @@ class Expert:
         """What the expert's documents say about `question` (nothing without knowledge)."""
         return self.knowledge.search(question) if self.knowledge is not None else []
 
-    def begin(self, question: str, history: Sequence[BaseMessage] = ()) -> ExpertTurn:
-        """A new turn of this expert on `question`: its first step is the tool phase, if it has tools."""
-        return ExpertTurn(question, list(history), next="tool_step" if self.tools else "answer")
+    def begin(self, question: str, history: Sequence[BaseMessage] = (), *, query: str | None = None) -> ExpertTurn:
+        """A new turn of this expert on `question`: its first step is the tool phase, if it
+        has tools. `query`: what to search for instead of the question (a follow-up's
+        question in context)."""
+        return ExpertTurn(question, list(history), query=query, next="tool_step" if self.tools else "answer")
 
     def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
         """The whole turn of this expert alone: what the search found, tool calls and
@@ -182,8 +196,9 @@ class Expert:
     def search(self, turn: ExpertTurn) -> Iterator[Retrieved | StepTimed]:
         """The retrieval step: what the expert's documents say about the turn's question."""
         started = time.perf_counter()
-        turn.hits = self.retrieve(turn.question)
-        yield Retrieved(self.name, turn.question, tuple(turn.hits))
+        query = turn.query or turn.question
+        turn.hits = self.retrieve(query)
+        yield Retrieved(self.name, query, tuple(turn.hits))
         yield StepTimed(self.name, "retrieve", time.perf_counter() - started)
 
     def answer(self, turn: ExpertTurn) -> Iterator[AIMessageChunk | Grounding | StepTimed]:
@@ -215,7 +230,7 @@ class Expert:
             yield from self._grounded_end(grounding, reply, started)
             yield AIMessageChunk(content=grounding.text, usage_metadata=reply.usage_metadata)
             return
-        found = self.grounded.findings(turn.question, turn.hits, turn.observations)
+        found = self.grounded.findings(passage_query(turn), turn.hits, turn.observations)
         if not found:
             grounding = self.grounded.nothing_found()
             yield from self._grounded_end(grounding, None, started)

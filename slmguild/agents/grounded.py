@@ -153,6 +153,11 @@ class Findings:
         return ""
 
 
+def _word_parts(text: str) -> set[str]:
+    """The content words of `text`, hyphenated ones in their parts ("Lyon–Paris", "lyon-paris")."""
+    return {part for word in content_words(text) for part in word.split("-")}
+
+
 def _cited(passage: Passage) -> str:
     return f"{passage.shown} [{source_id(passage.hit)}]"
 
@@ -211,8 +216,11 @@ class GroundedAnswerer:
         draft = next(iter(split_sentences(reply.text)), "")
         check = draft_evidence(question, found).check(draft)
         # What a tool returned answers what was asked of it: the draft leads only where it
-        # states one of the result's figures, else the result's own sentence does.
-        if draft and check.passed and (not found.answered or found.states_a_result(draft)):
+        # states one of the result's figures, else the result's own sentence does. A draft
+        # that asks the user's question back answers nothing (asking for a missing ticket
+        # number, with a word of its own, is an answer).
+        echoed = draft.endswith("?") and _word_parts(draft) <= _word_parts(question)
+        if draft and not echoed and check.passed and (not found.answered or found.states_a_result(draft)):
             grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", draft,
                                   *found.source_of(draft))
         else:

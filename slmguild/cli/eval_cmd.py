@@ -1,8 +1,10 @@
-"""`slmguild eval`: routing accuracy, retrieval recall@k/MRR and answer quality, as a table."""
+"""`slmguild eval`: routing accuracy, retrieval recall@k/MRR, answer quality and follow-ups in
+conversations, as a table."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from langgraph.checkpoint.memory import InMemorySaver
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -32,8 +35,10 @@ from slmguild.evaluation import (
     routing_accuracy,
     sourced_rows,
 )
+from slmguild.evaluation.conversations import conversation_quality, conversation_rows
 from slmguild.evaluation.data import read_jsonl
 from slmguild.orchestrator import load_guild
+from slmguild.orchestrator.graph import CHECKPOINT_SERDE
 
 console = Console(highlight=False)
 
@@ -59,9 +64,15 @@ def evaluate(
         typer.Option(help='Questions with reference answers, JSON lines {"question": ..., "answer": ..., '
                           '"keys": [["ext. 4600", "4600"], ...]}; asked end to end, on the guild\'s models.'),
     ] = None,
+    conversations: Annotated[
+        Path | None,
+        typer.Option(help='Scripted conversations, JSON lines {"kind": "follow-up"|"topic-change"|..., "turns": '
+                          '[{"question": ..., "expert": ..., "keys": [[...]], "tool": {...}}, ...]}; each runs in '
+                          'a session of its own and its last turn is scored.'),
+    ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Retrieval: chunks searched per question (recall@k).")] = 5,
     limit: Annotated[
-        int | None, typer.Option(min=1, help="Answers: ask only the first N questions (each is a model turn).")
+        int | None, typer.Option(min=1, help="Answers, conversations: only the first N (each turn is a model turn).")
     ] = None,
     judge: Annotated[bool, typer.Option(help="Answers: also rate them 1-5 with the guild's escalation model.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON instead of a table.")] = False,
@@ -70,10 +81,13 @@ def evaluate(
     and answer quality as a reader reads it (lead: the key facts in the first sentence;
     correct: anywhere; wrongly refused; unanswerable questions — `"unanswerable": true` —
     answered honestly; answers with an unsupported figure; median words; first token and
-    latency p50/p95; exact, contains, ROUGE-L, BLEU, optional judge)."""
-    if routing is None and retrieval is None and answers is None:
-        raise SlmguildError("nothing to evaluate: give --routing, --retrieval and/or --answers (JSON lines files)")
-    loaded = load_guild(guild)
+    latency p50/p95; exact, contains, ROUGE-L, BLEU, optional judge); and follow-ups in
+    their conversations (routed, correct, the tool call; topic changes switched)."""
+    if routing is None and retrieval is None and answers is None and conversations is None:
+        raise SlmguildError(
+            "nothing to evaluate: give --routing, --retrieval, --answers and/or --conversations (JSON lines files)")
+    # Conversations run in sessions: kept in memory, so that the session store is not touched.
+    loaded = load_guild(guild, checkpointer=InMemorySaver(serde=CHECKPOINT_SERDE))
     figures: dict[str, Any] = {"guild": loaded.name}
     if routing is not None:
         rows = labelled_rows(read_jsonl(routing, ["text"]))
@@ -103,6 +117,16 @@ def evaluate(
             "median_words": quality.median_words, "honest": quality.honest, "wrongly_refused": quality.wrongly_refused,
             "first_token_p50_s": quality.first_token_p50_s,
             "p50_s": quality.p50_s, "p95_s": quality.p95_s, **asdict(quality.scores),
+        }
+    if conversations is not None:
+        scripted = conversation_rows(read_jsonl(conversations, ["turns"]))[:limit]
+        with _progress("conversations") as progress:
+            report = conversation_quality(loaded, scripted, progress=progress)
+        kinds = Counter(conversation.kind for conversation in scripted)
+        figures["conversations"] = {
+            "file": str(conversations), "total": len(scripted), "follow_ups": len(scripted) - kinds["topic-change"],
+            "topic_changes": kinds["topic-change"],
+            **{key: value for key, value in asdict(report).items() if key != "last_turns"},
         }
     if as_json:
         print(json.dumps(figures, indent=2))
@@ -138,4 +162,13 @@ def _table(figures: dict[str, Any]) -> Table:
         for metric in ("exact", "contains", "rouge_l", "bleu", "judge"):
             if answers[metric] is not None:
                 table.add_row("answers", metric, f"{answers[metric]:.3f}", str(answers["total"]))
+    if talks := figures.get("conversations"):
+        for metric, key, n in (("follow-ups routed", "follow_up_routed", "follow_ups"),
+                               ("follow-ups correct", "follow_up_correct", "follow_ups"),
+                               ("follow-ups lead", "follow_up_lead", "follow_ups"),
+                               ("topic changes switched", "switched", "topic_changes"),
+                               ("tool calls right", "tool_right", "total")):
+            if talks[key] is not None:
+                table.add_row("conversations", metric, f"{talks[key]:.3f}", str(talks[n]))
+        table.add_row("conversations", "p50 latency of the last turn (s)", f"{talks['p50_s']:.2f}", "")
     return table

@@ -203,7 +203,8 @@ class _Nodes:
         """Who answers: the caller's choice, the user's escalation, a plan, or the router."""
         request = state["request"]
         started = time.perf_counter()
-        decision = self.guild.decide(request, current=state.get("expert"))
+        context = self.guild.in_context(request["message"], _previous_query(state))
+        decision = self.guild.decide(request, current=state.get("expert"), context=context)
         decision["routing_s"] = round(time.perf_counter() - started, 4)
         left = state.get("work")  # set only when the last turn stopped for approval
         moved_on = left.turn.pending if left is not None and left.turn is not None else None
@@ -215,7 +216,8 @@ class _Nodes:
             return Command(goto="multi", update={**update, "route": decision, "work": None})
         write(Routed(decision["expert"], decision["reason"], decision.get("scores", {})))
         expert = self.guild.expert(decision["expert"])
-        work = TurnWork(decision, expert.name, expert.begin(request["message"], _history(state)), started=started)
+        turn = expert.begin(request["message"], _history(state), query=context.query if context.follows else None)
+        work = TurnWork(decision, expert.name, turn, started=started)
         if moved_on is not None:
             work.notice = f"{moved_on.describe()} waited for approval and was not run: you moved on"
         update["work"] = work
@@ -280,7 +282,7 @@ class _Nodes:
         receiver = self.guild.expert(handoff.to)
         work.decision = {**work.decision, "expert": handoff.to, "scores": {}, "reason": reason}
         work.expert, work.hops = handoff.to, work.hops + 1
-        work.turn = receiver.begin(state["request"]["message"], _history(state))
+        work.turn = receiver.begin(state["request"]["message"], _history(state), query=work.turn.query)
         return Command(goto="retrieve", update={"work": work})
 
     def approve(self, state: ConversationState) -> Command[Any]:
@@ -348,6 +350,19 @@ def approval_request(pending: PendingCall) -> str:
     """What the user is asked when a turn stops for approval."""
     return (f"This needs your approval: {pending.expert} would run {pending.describe()}. "
             "Approve it, edit its arguments, or refuse it.")
+
+
+def _previous_query(state: ConversationState) -> str | None:
+    """The question in context of the conversation's last turn (None at its start): the
+    turn that waits for approval, if one does, else the last finished one."""
+    left = state.get("work")
+    if left is not None and left.turn is not None:
+        return left.turn.query or left.turn.question
+    traces = state.get("traces") or []
+    if not traces:
+        return None
+    last = traces[-1]  # saved as JSON
+    return (last.get("route") or {}).get("query") or last.get("message") or None
 
 
 def _history(state: ConversationState) -> list[BaseMessage]:

@@ -41,6 +41,7 @@ from slmguild.config import (
 from slmguild.errors import ConfigError, NoPendingCall, SlmguildError, UnknownExpert
 from slmguild.knowledge import Hit, KnowledgeBase, Retriever
 from slmguild.orchestrator.events import Done, Event, Reply, Token
+from slmguild.orchestrator.follow_ups import InContext, in_context
 from slmguild.orchestrator.graph import (
     CHECKPOINT_SERDE,
     ESCALATION,
@@ -57,6 +58,7 @@ from slmguild.orchestrator.routers import (
     DocumentRouter,
     EmbeddingRouter,
     LLMRouter,
+    RouteDecision,
     Router,
     ScoringRouter,
 )
@@ -300,25 +302,50 @@ class Guild:
             return router
         return DocumentRouter(router, self.document_similarities, routing.document_match)
 
-    def decide(self, request: Request, current: str | None = None) -> dict[str, Any]:
-        """Who answers `request`: a dict with `expert` (or a multi-expert `plan`), `reason`, `scores`."""
+    def in_context(self, message: str, previous: str | None) -> InContext:
+        """`message` as routing and search read it after the conversation's last question
+        in context, `previous` (as asked, when `routing.follow_ups` is off)."""
+        return in_context(message, previous if self.config.routing.follow_ups else None)
+
+    def decide(self, request: Request, current: str | None = None, context: InContext | None = None) -> dict[str, Any]:
+        """Who answers `request`: a dict with `expert` (or a multi-expert `plan`), `reason`,
+        `scores`, and the `query` it was routed on for a follow-up (`context`)."""
+        follows = context is not None and context.follows
+        found: dict[str, Any] = {"query": context.query} if follows else {}  # type: ignore[union-attr]
         forced = request.get("expert")
         if forced:  # `_request` checked the name before the graph ran
-            return {"expert": forced, "reason": "forced by the caller", "scores": {}}
+            return {"expert": forced, "reason": "forced by the caller", "scores": {}, **found}
         if request.get("escalate"):
             self.expert(ESCALATION)
-            return {"expert": ESCALATION, "reason": "asked for by the user", "scores": {}}
+            return {"expert": ESCALATION, "reason": "asked for by the user", "scores": {}, **found}
         message = request["message"]
-        if self.config.routing.multi_expert and len(self.experts) > 1:
+        # A follow-up is one question about the turn before, whatever its clauses.
+        if self.config.routing.multi_expert and len(self.experts) > 1 and not follows:
             plan = self._plan(message)
             if plan is not None:
                 return {"expert": None, "plan": plan.model_dump(), "scores": {},
                         "reason": f"spans {', '.join(plan.experts)}"}
-        decision = self.router.route(message, current)
+        decision = self._route_follow_up(context, current) if follows else self.router.route(message, current)
         if decision.expert is not None:
-            return {"expert": decision.expert, "reason": decision.reason, "scores": decision.scores}
+            return {"expert": decision.expert, "reason": decision.reason, "scores": decision.scores, **found}
         target = ESCALATION if self.escalation is not None else FALLBACK
-        return {"expert": target, "reason": f"no expert owns it: {decision.reason}", "scores": decision.scores}
+        return {"expert": target, "reason": f"no expert owns it: {decision.reason}", "scores": decision.scores, **found}
+
+    def _route_follow_up(self, context: InContext, current: str | None) -> RouteDecision:
+        """A follow-up's expert, judged on its own words and on the question in context
+        alike (their scores averaged): its own words alone send "is there money for that?"
+        to finance whatever "that" was, the context alone keeps every follow-up where it
+        was. Words that no expert owns on their own ("and for contractors?") are left to
+        the context. It stays with `current` unless another expert wins by `switch_margin`."""
+        own, whole = self.router.route(context.question), self.router.route(context.query, current)
+        if own.expert is None or not own.scores or not whole.scores:  # the context decides
+            return whole
+        scores = {name: (own.scores.get(name, 0.0) + whole.scores.get(name, 0.0)) / 2
+                  for name in own.scores.keys() | whole.scores.keys()}
+        best = max(scores, key=scores.__getitem__)
+        if current in scores and scores[best] - scores[current] < self.config.routing.switch_margin:
+            return RouteDecision(current, f"follow-up: stays with {current}", scores)
+        return RouteDecision(best, f"follow-up, in context: {best} ({scores[best]:.2f})", scores)
 
     def document_similarities(self, message: str) -> dict[str, float]:
         """Each expert with ingested knowledge: the cosine of its chunk most similar to `message`

@@ -21,10 +21,13 @@ class _Record(BaseModel):
 
 
 class RouteTrace(_Record):
-    """Who the turn went to and why (`expert` is None when it was split across several)."""
+    """Who the turn went to and why (`expert` is None when it was split across several);
+    `query`: the question in context that routing and search used, for a follow-up
+    (None: the question as asked)."""
 
     expert: str | None = None
     reason: str = ""
+    query: str | None = None
     scores: dict[str, float] = Field(default_factory=dict)
     routing_s: float | None = None
 

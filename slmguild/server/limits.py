@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from fastapi import HTTPException
 from limits import parse, storage, strategies
 
+from slmguild.errors import SlmguildError
 from slmguild.server.users import User
 
 
@@ -21,7 +22,10 @@ class UserLimits:
     """
 
     def __init__(self, rate: str | None = "600/minute", concurrent_turns: int | None = 8) -> None:
-        self.rate = parse(rate) if rate else None
+        try:
+            self.rate = parse(rate) if rate else None
+        except ValueError:
+            raise SlmguildError(f"not a rate: {rate!r} (write it as 600/minute, 20/second, 10000/day)") from None
         self.concurrent_turns = concurrent_turns
         self._window = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
         self._guard = threading.Lock()

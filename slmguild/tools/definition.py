@@ -18,7 +18,7 @@ def tool(
     *,
     examples: Sequence[Example] = (),
     changes: bool = False,
-    says: str | None = None,
+    says: str | Sequence[str] | None = None,
     **options: Any,
 ) -> Any:
     """Make a tool of a sync or async function; its schema comes from hints and docstring.
@@ -39,8 +39,9 @@ def tool(
     something (opens a ticket, places an order): a request that only asks for
     information never runs it (`slmguild.tools.side_effects`). `says` is the sentence
     the user reads for a result, a `str.format` template over the returned dict's keys
-    ("The {category} limit is {limit_eur} EUR {unit}."); without it, or when the result
-    lacks a key, the result is written as "tool: key value, ..." — never as raw JSON.
+    ("The {category} limit is {limit_eur} EUR {unit}."), or several, the first that the
+    result fills (a result with no amount reads differently); without one, or when no
+    template fits, the result is written as "tool: key value, ..." — never as raw JSON.
     Other options are langchain-core's `@tool` options; `parse_docstring` defaults to
     True so each argument's description reaches the model.
     """
@@ -53,7 +54,7 @@ def tool(
         if changes:
             made.metadata = {**(made.metadata or {}), "changes": True}
         if says:
-            made.metadata = {**(made.metadata or {}), "says": says}
+            made.metadata = {**(made.metadata or {}), "says": says if isinstance(says, str) else list(says)}
         return made
 
     return make if func is None else make(func)

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -126,16 +126,19 @@ def _as_text(result: Any) -> str:
     return json.dumps(result, default=str, ensure_ascii=False)
 
 
-def _said(template: str | None, result: Any) -> str:
-    """The tool's sentence for `result` ("" without a template, or when the result does not
-    fill it: the default wording is then used)."""
-    if not template or not isinstance(result, dict):
+def _said(says: str | Sequence[str] | None, result: Any) -> str:
+    """The tool's sentence for `result`: the first of its templates that the result fills
+    ("" without one, or when none fills: the default wording is then used)."""
+    if not says or not isinstance(result, dict):
         return ""
-    try:
-        return template.format(**result)
-    except (KeyError, IndexError, ValueError, TypeError):  # a missing key, a None where a number goes
-        log.warning("the result of a tool does not fill its sentence %r: %s", template, result)
-        return ""
+    templates = [says] if isinstance(says, str) else list(says)
+    for template in templates:
+        try:
+            return template.format(**result)
+        except (KeyError, IndexError, ValueError, TypeError):  # a missing key, a None where a number goes
+            continue
+    log.warning("the result of a tool fills none of its sentences %r: %s", templates, result)
+    return ""
 
 
 def _describe_validation(exc: ValidationError) -> str:
