@@ -132,14 +132,16 @@ def test_past_the_rate_a_user_gets_429_with_retry_after_and_others_do_not(guild,
 
 def test_beyond_its_turns_at_once_a_user_gets_429_until_one_ends(guild_file, keys, people):  # noqa: F811
     release = threading.Event()
+    held = "Where is the printer? (the turn that is held)"
 
-    def slow(messages, options):
-        release.wait(30)
+    def gated(messages, options):  # whichever request takes this reply, only the held turn waits
+        if any(held in m.text for m in messages):
+            release.wait(30)
         return responder(messages, options)
 
-    guild = scripted(guild_file, slow, *[responder] * 10)
+    guild = scripted(guild_file, *[gated] * 12)
     with serving(create_app(guild, keys=keys, limits=UserLimits(None, concurrent_turns=1))) as url:
-        body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Where is the printer?"}]}
+        body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": held}]}
         headers = {"Authorization": f"Bearer {people['alice']}"}
         with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=60) as running:
             assert running.status_code == 200
