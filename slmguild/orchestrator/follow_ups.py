@@ -5,7 +5,7 @@ conversation's last question in context followed by this one.
 A rule decides, not a model: it costs microseconds instead of a model call, and it never
 puts words in the user's mouth — the question in context is made only of what the user
 said. It reads 19 of the example guild's 24 dev follow-ups as such, and 5 of its 72 dev
-single questions (README, "Follow-ups in context", has the held-out figures). What
+single questions (docs/conversations.md has the held-out figures). What
 routing and search used is in the trace (`route.query`).
 """
 
