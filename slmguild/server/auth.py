@@ -35,15 +35,15 @@ class Authenticator:
             if not USER_NAME.fullmatch(name):
                 raise HTTPException(401, f"no valid user in the {self.user_header} header (set by the proxy)")
             return User(name)
-        users = self.keys is not None and self.keys.in_use()
-        if self.api_key is None and not users:
-            return LOCAL
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and given:
-            if users and (user := self.keys.user_of(given)) is not None:  # type: ignore[union-attr]
-                return user
-            # compare_digest: the time taken does not tell how much of a guess was right
-            if self.api_key is not None and hmac.compare_digest(given.encode(), self.api_key.encode()):
-                return LOCAL
+        bearer = given if scheme.lower() == "bearer" and given else None
+        # A user's key first: a request with a live key reads the store once.
+        if bearer and self.keys is not None and (user := self.keys.user_of(bearer)) is not None:
+            return user
+        # compare_digest: the time taken does not tell how much of a guess was right
+        if bearer and self.api_key is not None and hmac.compare_digest(bearer.encode(), self.api_key.encode()):
+            return LOCAL
+        if self.api_key is None and not (self.keys is not None and self.keys.in_use()):
+            return LOCAL  # nothing configured: the machine's own user, as in the CLI
         raise HTTPException(401, "missing, wrong or revoked API key: send Authorization: Bearer <key>")
 
