@@ -61,6 +61,7 @@ from slmguild.tools import (
     StepParser,
     ToolExecutor,
 )
+from slmguild.tools.abilities import ToolAbilities
 from slmguild.tools.grounding import (
     supplied_values,
     ungrounded_arguments,
@@ -103,11 +104,15 @@ class ExpertTurn:
     frozen: list[str] = field(default_factory=list)  # tools this request must not run: it only asks
     pending: PendingCall | None = None  # a call waiting for the user's approval
     canned_answer: str | None = None  # set when the turn must end without generation
+    declined: str | None = None  # the answer's first sentence: what was asked that no tool does
     handoff: Handoff | None = None  # the turn went to another expert: this one does not answer
 
     def context(self) -> str:
-        """What the user and the tools said: where a call's ids, numbers and dates must come from."""
-        said = [m.text for m in self.history if m.type == "human"] + [self.question]
+        """What the user and the tools said, and the guild's last answer ("what's that in
+        CAD?" converts the limit it just gave): where a call's ids, numbers and dates must
+        come from. Earlier answers are left out: each adds figures a call could pick wrongly."""
+        answers = [m.text for m in self.history if m.type == "ai"][-1:]
+        said = [m.text for m in self.history if m.type == "human"] + answers + [self.question]
         return "\n".join(said + [obs.content for obs in self.observations if obs.status == "ok"])
 
     def already_ran(self, tool: str, arguments: dict[str, Any]) -> bool:
@@ -149,9 +154,11 @@ class Expert:
     # Tools whose calls wait for the user's approval. None: every tool that changes something.
     approval: frozenset[str] | None = None
     parser: StepParser = field(init=False, repr=False)
+    abilities: ToolAbilities = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.parser = StepParser(self.tools)  # the step schema and prompt, built once
+        self.abilities = ToolAbilities(self.tools)
         if self.demonstrations is None:
             self.demonstrations = Demonstrations(self.tools)
         if self.approval is None:
@@ -207,6 +214,8 @@ class Expert:
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
+        if turn.declined is not None:  # said first; what the documents hold about it follows
+            yield AIMessageChunk(content=f"{turn.declined} ")
         if self.grounded is not None:
             yield from self._grounded_answer(turn)
             return
@@ -431,9 +440,15 @@ class Expert:
             return "a question, nearest a request answered without a tool"
         if may_force and asks and selection.nearest_lacks_values:
             return "a question, nearest a tool call it has no values for"
+        # A request to do what no tool does ("can you bump it up to urgent?") is answered as
+        # such; a tool that does none of what is asked is not the nearest guess at it.
+        unable, undone = self.abilities.unable(turn.question)
+        if undone is not None:
+            turn.declined = undone.declined()
+            return f"asks to {undone.words!r}, which none of the tools does"
         turn.step_messages = self.step_messages(turn.question, turn.history, selection.shown)
         # A question never changes anything: a tool that would is neither forced nor run.
-        turn.frozen = [t.name for t in self.tools if changes_something(t)] if asks else []
+        turn.frozen = [t.name for t in self.tools if (asks and changes_something(t)) or t.name in unable]
         forced = selection.nearest_call if may_force else None
         turn.forced = forced if forced not in turn.frozen else None
         return None
