@@ -169,6 +169,12 @@ def test_also_brings_a_passage_that_says_more_than_the_lead():
     assert (lead, source) == (portal.shown, ("lost",)) and also == f"{steps.shown} [lost]"
 
 
+def test_also_brings_a_table_row_whose_figure_the_lead_lacks():
+    vps = Passage("Holder: VPs, Monthly limit: 10,000 EUR", "Limits", hit())
+    employees = Passage("Holder: Employees, Monthly limit: 5,000 EUR", "Limits", hit())
+    assert Findings(((vps, 0.9), (employees, 0.8)), ()).lead()[2] == f"{employees.shown} [lost]"
+
+
 def test_a_checked_sentence_cites_every_passage_that_holds_its_figures():
     city = Passage("City: Berlin, Limit per night: 160 EUR", "Nightly limits", hit())
     rule = Passage("Category: hotel, Limit: 140 EUR; for example Berlin 160 EUR, breakfast and taxes included.",

@@ -144,11 +144,16 @@ class Findings:
 
     def _also(self, lead: Passage, said: str = "") -> str:
         """The best-ranked passage besides `lead`, cited, that says more than the lead (and
-        `said`, the draft) already does ("" when none does)."""
+        `said`, the draft) already does ("" when none does): words the lead lacks, or a
+        figure it lacks — a table's next row repeats the lead's words, not its figures
+        ("Holder: Employees, Monthly limit: 5,000 EUR" after the VPs' 10,000 EUR)."""
         known = set(content_words(f"{lead.shown} {said}"))
+        known_figures = set(figures(f"{lead.shown} {said}"))
         for passage, _ in self.passages:
             words = set(content_words(passage.text))
-            if passage is not lead and words and len(words - known) / len(words) > MIN_NEW_WORDS:
+            if passage is lead or not words:
+                continue
+            if len(words - known) / len(words) > MIN_NEW_WORDS or set(figures(passage.text)) - known_figures:
                 return _cited(passage)
         return ""
 
