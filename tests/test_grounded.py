@@ -169,10 +169,13 @@ def test_also_brings_a_passage_that_says_more_than_the_lead():
     assert (lead, source) == (portal.shown, ("lost",)) and also == f"{steps.shown} [lost]"
 
 
-def test_also_brings_a_table_row_whose_figure_the_lead_lacks():
+def test_also_brings_a_passage_with_a_figure_or_path_the_lead_lacks():
     vps = Passage("Holder: VPs, Monthly limit: 10,000 EUR", "Limits", hit())
     employees = Passage("Holder: Employees, Monthly limit: 5,000 EUR", "Limits", hit())
     assert Findings(((vps, 0.9), (employees, 0.8)), ()).lead()[2] == f"{employees.shown} [lost]"
+    name = Passage("ssh_config — OpenSSH client configuration file", "NAME", hit())
+    per_user = Passage("This is the per-user configuration file.", "~/.ssh/config", hit())   # a path the lead lacks
+    assert Findings(((name, 0.9), (per_user, 0.8)), ()).lead()[2] == f"{per_user.shown} [lost]"
 
 
 def test_a_checked_sentence_cites_every_passage_that_holds_its_figures():

@@ -20,6 +20,7 @@ used alone (which cannot ask for approval: such a call is declined).
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,13 +64,15 @@ from slmguild.tools import (
 )
 from slmguild.tools.abilities import ToolAbilities
 from slmguild.tools.grounding import (
+    borrowed,
+    free_text,
     supplied_values,
     ungrounded_arguments,
     with_iso_dates,
 )
 from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.side_effects import changes_something, only_asks
-from slmguild.tools.steps import StepError
+from slmguild.tools.steps import StepError, argument_schema
 
 UNGROUNDED = "these values do not appear in the conversation: "
 ExpertEvent = AIMessageChunk | Retrieved | ToolCall | ToolResult | Handoff | Grounding | StepTimed | PendingCall
@@ -107,13 +110,16 @@ class ExpertTurn:
     declined: str | None = None  # the answer's first sentence: what was asked that no tool does
     handoff: Handoff | None = None  # the turn went to another expert: this one does not answer
 
+    def said(self) -> str:
+        """What the user said in the conversation: the only words a choice is named in."""
+        return "\n".join([m.text for m in self.history if m.type == "human"] + [self.question])
+
     def context(self) -> str:
         """What the user and the tools said, and the guild's last answer ("what's that in
         CAD?" converts the limit it just gave): where a call's ids, numbers and dates must
         come from. Earlier answers are left out: each adds figures a call could pick wrongly."""
         answers = [m.text for m in self.history if m.type == "ai"][-1:]
-        said = [m.text for m in self.history if m.type == "human"] + answers + [self.question]
-        return "\n".join(said + [obs.content for obs in self.observations if obs.status == "ok"])
+        return "\n".join([self.said(), *answers, *(obs.content for obs in self.observations if obs.status == "ok")])
 
     def already_ran(self, tool: str, arguments: dict[str, Any]) -> bool:
         """Whether this turn ran `tool` with these `arguments` (successfully or not)."""
@@ -293,18 +299,21 @@ class Expert:
         ]
 
     async def choose_step(
-        self, messages: list[BaseMessage], context: str | None = None, *, only: str | None = None
+        self, messages: list[BaseMessage], context: str | None = None, *, said: str | None = None,
+        only: str | None = None,
     ) -> tuple[list[Call], AIMessage, str]:
         """One decision of the model: (tool calls, its reply, a problem to feed back).
 
         No calls and no problem means the model will answer now. With `context` (what
         the user and the tools said), a call whose ids, numbers or dates do not occur
-        in it is not made: the problem says which values were made up. With `only`
+        in it is not made: the problem says which values were made up; a choice the
+        user named in `said` (default: `context`) is the only one offered. With `only`
         (constrained calling), the step must be a call of that tool.
         """
         tools = self.parser.tools
         # The values each tool's ids, dates and numbers may take: what the conversation holds.
-        supplied = None if context is None else {name: supplied_values(item, context) for name, item in tools.items()}
+        supplied = None if context is None else {
+            name: supplied_values(item, context, said=said) for name, item in tools.items()}
         if self.tool_calling == "constrained":
             calls, reply, problem = await self._choose_constrained(messages, only, supplied)
         else:
@@ -355,7 +364,9 @@ class Expert:
             only = turn.forced if turn.step == attempt == 0 else None
             started = time.perf_counter()
             with backend_errors(self.spec):
-                calls, reply, problem = await self.choose_step(turn.step_messages, turn.context(), only=only)
+                calls, reply, problem = await self.choose_step(turn.step_messages, turn.context(), said=turn.said(),
+                                                               only=only)
+            calls = [self._in_own_words(turn, call) for call in calls]
             yield StepTimed(self.name, "tool_step", time.perf_counter() - started,
                             engine_timings(reply.response_metadata))
             if not calls and not problem:
@@ -452,6 +463,25 @@ class Expert:
         forced = selection.nearest_call if may_force else None
         turn.forced = forced if forced not in turn.frozen else None
         return None
+
+    def _in_own_words(self, turn: ExpertTurn, call: Call) -> Call:
+        """`call`, each free-text argument the model took from elsewhere than the conversation
+        (a demonstration's ticket summary) replaced by what the user's request describes
+        (`ToolAbilities.described`), when that fits the argument's length."""
+        call_id, name, arguments = call
+        if name not in self.parser.tools:
+            return call
+        properties = argument_schema(self.parser.tools[name]).get("properties", {})
+        own = dict(arguments)
+        for argument, value in arguments.items():
+            spec = properties.get(argument, {})
+            if isinstance(value, str) and free_text(spec) and borrowed(value, turn.said()):
+                described = self.abilities.described(name, turn.question)
+                if "maxLength" in spec and len(described) > spec["maxLength"]:
+                    described = textwrap.shorten(described, spec["maxLength"], placeholder="…")
+                if len(described) >= spec.get("minLength", 1):
+                    own[argument] = described
+        return call_id, name, own
 
     def _observed(self, turn: ExpertTurn, observation: Observation, tool_call_id: str | None) -> None:
         """A call's outcome, kept for the answer and shown to the model's next step."""

@@ -21,6 +21,7 @@ relevant and no tool answered, the expert says so, and where to ask.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -47,6 +48,7 @@ Outcome = Literal["checked", "quoted", "not_found", "withheld"]
 # An Also passage must bring at least this share of words the lead does not hold: the
 # quickstart's lead and its Also said the same thing twice.
 MIN_NEW_WORDS = 0.4
+_LITERAL = re.compile(r"(?<![\w/~.-])(?:~?/|\.{1,2}/|--?)[\w./~-]*\w")  # a path or an option
 
 
 @dataclass(frozen=True)
@@ -145,17 +147,25 @@ class Findings:
     def _also(self, lead: Passage, said: str = "") -> str:
         """The best-ranked passage besides `lead`, cited, that says more than the lead (and
         `said`, the draft) already does ("" when none does): words the lead lacks, or a
-        figure it lacks — a table's next row repeats the lead's words, not its figures
-        ("Holder: Employees, Monthly limit: 5,000 EUR" after the VPs' 10,000 EUR)."""
+        figure, path or option it lacks — a table's next row repeats the lead's words, not
+        its figures ("Holder: Employees, Monthly limit: 5,000 EUR" after the VPs' 10,000
+        EUR), and a file's entry its description's ("~/.ssh/config: This is the per-user
+        configuration file")."""
         known = set(content_words(f"{lead.shown} {said}"))
-        known_figures = set(figures(f"{lead.shown} {said}"))
+        known_values = _values(f"{lead.shown} {said}")
         for passage, _ in self.passages:
             words = set(content_words(passage.text))
             if passage is lead or not words:
                 continue
-            if len(words - known) / len(words) > MIN_NEW_WORDS or set(figures(passage.text)) - known_figures:
+            if len(words - known) / len(words) > MIN_NEW_WORDS or _values(passage.shown) - known_values:
                 return _cited(passage)
         return ""
+
+
+def _values(text: str) -> set[str]:
+    """The figures of `text`, and its paths and options ("~/.ssh/config", "--strip-components"):
+    values a reader may be after, which words alone do not tell apart."""
+    return set(figures(text)) | set(_LITERAL.findall(text))
 
 
 def _word_parts(text: str) -> set[str]:

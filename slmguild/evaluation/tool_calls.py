@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from slmguild.agents.events import ToolResult
 from slmguild.evaluation.metrics import rouge_l
+from slmguild.tools.grounding import free_text
 from slmguild.tools.steps import argument_schema
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def same(expected: Any, actual: Any, spec: dict[str, Any]) -> bool:
         actual = spec.get("default")
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return abs(expected - actual) < 1e-6
-    if spec.get("type") == "string" and not {"enum", "pattern", "format", "const"} & spec.keys():
+    if free_text(spec):
         return rouge_l(str(actual or ""), str(expected)) >= FREE_TEXT_MATCH
     return str(expected).strip().lower() == str(actual).strip().lower()
 

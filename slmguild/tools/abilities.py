@@ -16,7 +16,11 @@ thing: it cannot change one the user names by "its" ("raise its priority").
 Only polite requests are judged: their verb is the word after the ask. A request
 written otherwise ("Convert 250 EUR to USD", "my laptop was stolen, open a ticket")
 goes to the tools as before: without a verb lexicon, a sentence's first word is as
-often a noun ("Outlook keeps crashing").
+often a noun ("Outlook keeps crashing"). A clause that opens with a verb and its object
+("Log an urgent ticket: ...") only ever counts for a tool, never against one.
+
+The same reading tells what a request describes besides its ask (`described`): the words
+a ticket's summary is made of when the model copied a demonstration's instead.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from langchain_core.tools import BaseTool
 from slmguild.knowledge.words import content_words
 from slmguild.tools.definition import examples_of
 from slmguild.tools.demonstrations import clauses
+from slmguild.tools.handoff import HANDOFF
 from slmguild.tools.side_effects import changes_something
 from slmguild.tools.steps import argument_schema
 
@@ -56,6 +61,8 @@ _TELLING = frozenset(
 )
 # A clause that opens with a verb and its object: "Raise a ticket", "log it", "install the app".
 _IMPERATIVE = re.compile(r"([a-z]+)\s+(?:a|an|the|my|me|it|this|that|our|some|up)\b", re.IGNORECASE)
+# What joins an ask to what it is about: "a ticket asking for Visio", "a ticket about the printer".
+_CONNECTOR = re.compile(r"^(?:(?:asking|about|for|because|since|that|to|regarding|re)\b\W*)+", re.IGNORECASE)
 _SPEAKER = {"me": "you", "my": "your", "mine": "yours", "i": "you", "myself": "yourself"}
 
 
@@ -111,7 +118,10 @@ class ToolAbilities:
 
     def can(self, tool: str, action: Action) -> bool:
         """Whether `tool` does `action`: its verb, and not a change of something named
-        before by a tool that takes no identifier (it makes a new one)."""
+        before by a tool that takes no identifier (it makes a new one). The handoff tool
+        does whatever the expert it hands to does."""
+        if tool == HANDOFF:
+            return True
         item = self.tools[tool]
         if action.on_named_thing and changes_something(item) and not _takes_identifier(item):
             return False
@@ -129,6 +139,29 @@ class ToolAbilities:
                  if any(self.can(name, action) for action in actions) or openers & self.verbs[name]}
         answered = any(action.stem in _TELLING for action in actions)
         return [name for name in self.tools if name not in doing], None if doing or answered else actions[0]
+
+    def described(self, tool: str, request: str) -> str:
+        """What `request` describes for `tool` to act on, in the user's words: its clauses
+        but the ask for the tool itself ("please open a high priority ticket"; an ask that
+        goes on past the tool's name keeps what follows: "log a ticket asking for Visio to
+        be installed" describes "Visio to be installed"); another ask keeps its words
+        ("please add me to the shared mailbox"). "" when it describes nothing besides the ask."""
+        nouns = set(content_words(tool.replace("_", " ")))
+        kept = []
+        for part in clauses(request)[1:] or [request]:
+            actions = requested_actions(part)
+            for action in actions:
+                if not self.can(tool, action):
+                    kept.append(action.words)
+                    continue
+                words = action.words.split()
+                named = [i for i, word in enumerate(words) if set(content_words(word)) & nouns]
+                rest = " ".join(words[named[-1] + 1:]) if named else ""
+                kept.append(_CONNECTOR.sub("", rest))
+            if not actions and not _openers(part) & self.verbs[tool]:
+                kept.append(part)
+        text = ", ".join(part.strip(" .!?") for part in kept if part.strip(" .!?"))
+        return text[:1].upper() + text[1:]
 
 
 def _openers(text: str) -> set[str]:

@@ -127,19 +127,25 @@ def argument_schema(item: BaseTool) -> dict[str, Any]:
 
 def _restricted(arguments: dict[str, Any], values: Mapping[str, list[Any]]) -> dict[str, Any]:
     """`arguments` (an argument schema) with each argument of `values` that has some
-    limited to them (and its default).
+    limited to them (and its default, except for an enum: a choice the user named is made,
+    and the argument becomes required).
 
     An argument with none is left as it is, and a call that makes one up is refused
     afterwards (`ungrounded_arguments`): left without the tool it wanted, a 135M model
     calls another one (it opened tickets for how-to questions) rather than answer.
     """
     properties = dict(arguments.get("properties", {}))
+    required = list(arguments.get("required", []))
     for name, allowed in values.items():
         spec = properties.get(name)
         if spec is None or not allowed:
             continue
-        options = [*allowed, spec["default"]] if "default" in spec and spec["default"] not in allowed else allowed
+        # Keeping an id's or a number's default makes nothing up; a choice the user named is theirs.
+        keeps_default = "default" in spec and spec["default"] not in allowed and "enum" not in spec
+        options = [*allowed, spec["default"]] if keeps_default else allowed
         # The enum says it all; a type alongside it would only lengthen the grammar.
         properties[name] = {key: value for key, value in spec.items() if key in ("title", "description", "default")}
         properties[name]["enum"] = options
-    return {**arguments, "properties": properties}
+        if "enum" in spec and name not in required:
+            required.append(name)
+    return {**arguments, "properties": properties, **({"required": required} if required else {})}
