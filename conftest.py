@@ -12,7 +12,9 @@ import pytest
 
 from slmguild.paths import models_dir
 
-pytest_plugins = ["pytester"]  # the scenario plugin is tested in a project of its own
+# slmguild's own plugin (opt-in for users, see docs/testing.md); pytester: the plugin is also
+# tested in a project of its own.
+pytest_plugins = ["pytester", "slmguild.scenarios.plugin"]
 _SCRATCH = pytest.StashKey[str]()
 
 

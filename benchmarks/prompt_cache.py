@@ -23,8 +23,7 @@ from slmguild.config import EngineConfig
 from slmguild.serving.catalog import gguf_path
 from slmguild.serving.engine import EmbeddedEngine
 
-WORDS = ("vpn password ticket laptop printer leave hotel expense invoice badge policy meeting "
-         "network account manager travel budget receipt software licence").split()
+WORDS = ["vpn", "password", "ticket", "laptop", "printer", "leave", "hotel", "expense", "invoice", "badge", "policy", "meeting", "network", "account", "manager", "travel", "budget", "receipt", "software", "licence"]
 
 
 def _prompt(n: int) -> str:

@@ -33,13 +33,13 @@ import openai
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/http_server.py: the same way the tests serve an app
 
-import slmguild  # noqa: E402
-from slmguild.config import load_config  # noqa: E402
-from slmguild.knowledge import KnowledgeBase  # noqa: E402
-from slmguild.server import create_app  # noqa: E402
-from slmguild.server.users import KeyStore  # noqa: E402
-from slmguild.serving.engine import stop_all  # noqa: E402
-from tests.http_server import serving  # noqa: E402
+import slmguild
+from slmguild.config import load_config
+from slmguild.knowledge import KnowledgeBase
+from slmguild.server import create_app
+from slmguild.server.users import KeyStore
+from slmguild.serving.engine import stop_all
+from tests.http_server import serving
 
 EXAMPLE = ROOT / "examples" / "acme"
 

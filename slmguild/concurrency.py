@@ -9,6 +9,7 @@ slmguild runs a turn synchronously (llama.cpp and Qdrant's local mode block anyw
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -28,12 +29,14 @@ async def relay(produce: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
         try:
             for item in produce():
                 loop.call_soon_threadsafe(queue.put_nowait, item)
-        except BaseException as exc:  # re-raised in the caller's task
+        except BaseException as exc:  # re-raised in the caller's task  # noqa: BLE001
             loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, finished)
 
-    worker = loop.run_in_executor(None, work)
+    # The caller's context variables travel with the work (as with asyncio.to_thread): an
+    # app's current OpenTelemetry span stays the parent of the turn's spans.
+    worker = loop.run_in_executor(None, contextvars.copy_context().run, work)
     while (item := await queue.get()) is not finished:
         if isinstance(item, BaseException):
             raise item

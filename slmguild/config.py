@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@overload
+def _resolve_path(value: str, info: ValidationInfo) -> str: ...
+@overload
+def _resolve_path(value: None, info: ValidationInfo) -> None: ...
 def _resolve_path(value: str | None, info: ValidationInfo) -> str | None:
     """Make a relative file path absolute against the guild file's directory."""
     base_dir = (info.context or {}).get("base_dir")
@@ -61,8 +65,8 @@ class Generation(_Strict):
 class ModelSpec(_Strict):
     """Which model answers, on which backend, with which adapter.
 
-    `name` is a catalog name (`smollm2-135m-instruct`), a path to a GGUF file, an
-    Ollama tag, or the model name an OpenAI-compatible server knows. `adapter` is a
+    `name` is a catalog name (`smollm2-135m-instruct`), a path to a GGUF file, a file
+    pulled from a model hub (`hf.co/OWNER/REPO:FILE.gguf`), an Ollama tag, or the model name an OpenAI-compatible server knows. `adapter` is a
     GGUF LoRA file (embedded engine, llama-server) or the adapter's model name on a
     multi-LoRA server (vLLM, LoRAX) or an Ollama tag built with that adapter.
     """
@@ -90,7 +94,8 @@ class ModelSpec(_Strict):
     @field_validator("name", "adapter")
     @classmethod
     def _gguf_paths_relative_to_guild(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and value.endswith(".gguf"):
+        # A hub name (`hf.co/OWNER/REPO:FILE.gguf`, slmguild.serving.hub) ends like a path but is none.
+        if value is not None and value.endswith(".gguf") and not value.startswith(("hf.co/", "huggingface.co/")):
             return _resolve_path(value, info)
         return value
 
@@ -244,7 +249,8 @@ class ExpertConfig(_Strict):
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     tools: list[str] = Field(
         default_factory=list,
-        description="The only tools this expert may call: toolbox tool names or module:function",
+        description="The only tools this expert may call: toolbox tool names, module:function, "
+        "or the names of MCP servers' tools (`mcp_servers`)",
     )
     tool_calling: Literal["auto", "native", "constrained"] = Field(
         "auto",
@@ -307,6 +313,45 @@ class FallbackConfig(_Strict):
     _shorthand = field_validator("model", mode="before")(_model_shorthand)
 
 
+class McpServerConfig(_Strict):
+    """An MCP server whose tools experts may use (`slmguild.tools.mcp`): a `command` that
+    starts it (stdio) or the `url` of a running one (streamable HTTP). Its tools join the
+    guild's under their own names (after `prefix`); an expert lists those it may call."""
+
+    command: str | None = Field(None, description="stdio: the program that starts the server, e.g. npx or python")
+    args: list[str] = Field(default_factory=list, description="stdio: its arguments")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="stdio: extra environment variables ($VAR and ${VAR} are expanded)"
+    )
+    cwd: str | None = Field(None, description="stdio: its working directory; default: the guild file's folder")
+    url: str | None = Field(None, description="streamable HTTP: the server's endpoint, e.g. http://localhost:8000/mcp")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="streamable HTTP: request headers, e.g. Authorization: Bearer ${TOKEN} ($VAR is expanded, "
+        "so a secret stays out of the file)",
+    )
+    prefix: str = Field("", description="Put before each tool's name, when two servers' tools share a name")
+    approval: Literal["annotations", "always"] = Field(
+        "annotations",
+        description="annotations: a tool the server marks readOnlyHint runs at once, any other waits for the "
+        "user's approval; always: every call of this server's tools waits (annotations are only the "
+        "server's word)",
+    )
+    timeout_s: float = Field(30, gt=0, le=600, description="How long starting or reaching the server may take")
+
+    _cwd_relative = field_validator("cwd")(_resolve_path)
+
+    @model_validator(mode="after")
+    def _one_transport(self, info: ValidationInfo) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either `command` (a server to start, stdio) or `url` (streamable HTTP)")
+        if self.command is not None and self.cwd is None:
+            # Like toolboxes and knowledge sources: `args: [server.py]` is next to the guild file.
+            base_dir = (info.context or {}).get("base_dir")
+            self.cwd = str(base_dir) if base_dir is not None else None
+        return self
+
+
 class EngineConfig(_Strict):
     """Settings of the embedded llama.cpp engine."""
 
@@ -337,6 +382,19 @@ class SessionsConfig(_Strict):
         if value == "sqlite" or "://" in value:
             return value
         return _resolve_path(value, info) or value
+
+
+class TelemetryConfig(_Strict):
+    """OpenTelemetry traces of each turn (`docs/telemetry.md`); needs the `otel` extra.
+
+    Off by default. `SLMGUILD_TELEMETRY` (1/0) and `OTEL_SDK_DISABLED` override
+    `enabled`; `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` overrides `capture_content`."""
+
+    enabled: bool = Field(False, description="Export each turn as spans to the application's tracer provider")
+    capture_content: bool = Field(
+        False, description="Also record what was said: messages, tool arguments and results, queries "
+        "(opt-in, as the GenAI semantic conventions ask: spans often leave the machine)",
+    )
 
 
 class RoutingConfig(_Strict):
@@ -408,6 +466,10 @@ class GuildConfig(_Strict):
         default_factory=list,
         description="Python files (relative to this file) or modules whose tools experts may use",
     )
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict,
+        description="MCP servers whose tools experts may use, by a name of your choice (docs/mcp.md)",
+    )
     experts: dict[ExpertName, ExpertConfig] = Field(min_length=1)
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     escalation: ModelSpec | None = Field(
@@ -417,6 +479,7 @@ class GuildConfig(_Strict):
     answer: AnswerConfig = Field(default_factory=AnswerConfig, description="How experts write answers")
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="OpenTelemetry traces of turns")
 
     _shorthand = field_validator("defaults", "escalation", mode="before")(_model_shorthand)
 

@@ -25,6 +25,10 @@ class BackendUnavailable(SlmguildError):
     """A model server (Ollama, an OpenAI-compatible server) that cannot be reached."""
 
 
+class McpServerUnavailable(SlmguildError):
+    """An MCP server (`mcp_servers` in the guild file) that cannot be started or reached."""
+
+
 class KnowledgeError(SlmguildError):
     """A knowledge store that cannot be used as configured (locked, built by another
     embedder, not ingested yet)."""

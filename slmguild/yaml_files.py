@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from slmguild.errors import SlmguildError
@@ -72,9 +73,9 @@ def line_of(data: Any, loc: list[Any]) -> int:
     node = data
     for part in loc:
         try:
-            if isinstance(node, dict) and part in node:
+            if isinstance(node, CommentedMap) and part in node:
                 line = node.lc.key(part)[0] + 1
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
                 line = node.lc.item(part)[0] + 1
             else:
                 break

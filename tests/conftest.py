@@ -12,6 +12,7 @@ from slmguild.knowledge import KnowledgeBase
 from slmguild.serving.catalog import gguf_path
 from slmguild.serving.engine import EmbeddedEngine
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Integration tests run the real models; every other test must script them (the
     slmguild plugin blocks real model requests in tests that are not marked)."""

@@ -59,5 +59,5 @@ class LoopbackHandler(BaseHTTPRequestHandler):
     def end_chunks(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+    def log_message(self, format: str, *args: Any) -> None:
         return

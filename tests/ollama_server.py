@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -34,7 +34,7 @@ class OllamaLikeServer(LoopbackServer):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _engine_request(body: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
                 self.send_chunk(json.dumps(line).encode() + b"\n")
             self.end_chunks()
 
-        def do_HEAD(self) -> None:  # noqa: N802  (http.server's naming)
+        def do_HEAD(self) -> None:
             if self.path.startswith("/api/blobs/"):
                 exists = self.path.rsplit("/", 1)[1] in server.blobs
                 self.send_response(200 if exists else 404)
@@ -75,14 +75,14 @@ def _handler_for(server: OllamaLikeServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_json(404, {"error": "not found"})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             server.requests.append(("GET", self.path, None))
             if self.path == "/api/tags":
                 self.send_json(200, {"models": [_tag_entry(name) for name in server.models]})
             else:
                 self.send_json(404, {"error": f"unknown route {self.path}"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             raw = self._body()
             if self.path.startswith("/api/blobs/"):
                 digest = self.path.rsplit("/", 1)[1]

@@ -204,7 +204,7 @@ def test_two_answers_at_once_run_the_call_exactly_once(guild_file, repairs, name
     guild = scripted(guild_file, *[responder] * (3 * RACES))
     for attempt in range(RACES):
         paused = guild.run(REQUEST, expert="it", session=f"s{attempt}" if named else None)
-        answers = race(*[lambda: guild.resume(paused.session, approve=True)] * 2)
+        answers = race(*[lambda paused=paused: guild.resume(paused.session, approve=True)] * 2)
         assert sorted(type(answer).__name__ for answer in answers) == ["NoPendingCall", "Reply"]
         assert len(ran(repairs)) == attempt + 1
         (reply,) = [answer for answer in answers if isinstance(answer, slmguild.Reply)]
@@ -218,8 +218,8 @@ def test_an_answer_racing_a_new_message_has_one_outcome_and_the_trace_says_which
     runs = 0
     for attempt in range(RACES):
         paused = guild.run(REQUEST, expert="it", session=f"s{attempt}" if named else None)
-        answer, later = race(lambda: guild.resume(paused.session, approve=True),
-                             lambda: guild.run(LATER, expert="it", session=paused.session))
+        answer, later = race(lambda paused=paused: guild.resume(paused.session, approve=True),
+                             lambda paused=paused: guild.run(LATER, expert="it", session=paused.session))
         assert isinstance(later, slmguild.Reply)
         if isinstance(answer, slmguild.Reply):  # the approval came first: the call ran, then a new turn
             runs += 1
@@ -247,7 +247,8 @@ def test_two_processes_answering_one_call_at_once_run_it_once(guild_file, repair
     for attempt in range(RACES // 2):
         session = f"pg-{run_id}-{attempt}"
         first.run(REQUEST, expert="it", session=session)
-        answers = race(lambda: first.resume(session, approve=True), lambda: second.resume(session, approve=True))
+        answers = race(lambda session=session: first.resume(session, approve=True),
+                       lambda session=session: second.resume(session, approve=True))
         assert sorted(type(answer).__name__ for answer in answers) == ["NoPendingCall", "Reply"]
         assert len(ran(repairs)) == attempt + 1
 

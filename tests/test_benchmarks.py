@@ -60,7 +60,7 @@ def test_every_script_has_a_quick_mode():
 def test_the_benchmark_runs_and_its_tables_parse(script, tmp_path):
     env = {**os.environ, "ACME_DB": str(tmp_path / "acme.sqlite")}
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *QUICK[script]], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     printed = tables(done.stdout)
     assert printed, done.stdout[-2000:]

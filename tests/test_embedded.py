@@ -6,6 +6,7 @@ import asyncio
 import functools
 import operator
 import socket
+
 import gguf
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage

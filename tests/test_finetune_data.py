@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 
 from slmguild.cli import app
 from slmguild.finetune import (
-    DatasetError, assign_splits, dedupe, load_examples, synthesize, write_examples,
+    DatasetError,
+    assign_splits,
+    dedupe,
+    load_examples,
+    synthesize,
+    write_examples,
 )
 from slmguild.testing import ScriptedModel
 

@@ -12,10 +12,10 @@ import pytest
 import slmguild
 from slmguild import Token
 from slmguild.agents.answer_check import Evidence, figures
+from slmguild.agents.grounded import Findings
 from slmguild.config import load_config
 from slmguild.knowledge import KnowledgeBase
 from slmguild.knowledge.chunks import Chunk, Hit
-from slmguild.agents.grounded import Findings
 from slmguild.knowledge.passages import Passage, distinctive_share, split_passages
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from slmguild.tools.executor import Observation

@@ -203,7 +203,7 @@ def test_a_store_locked_by_another_process_is_a_clear_error(tmp_path, docs):
             from slmguild.testing import FakeEmbedder
             KnowledgeBase(load_config({str(tmp_path / 'guild.yaml')!r}), embedder=FakeEmbedder()).search("it", "vpn")
             """)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
     )
     assert child.returncode != 0
     assert "KnowledgeError: the knowledge store" in child.stderr
@@ -279,8 +279,8 @@ def minimal_pdf(text: str) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+         b"/Resources << /Font << /F1 5 0 R >> >> >>"),
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -346,7 +346,7 @@ def test_a_reranker_reorders_the_fused_candidates_and_keeps_top_k(tmp_path, docs
     assert len(reranked) == 2  # top_k of the guild file
     assert reranked[0].chunk.source == "docs/wifi.md" and reranked[0].score == 1.0
     assert [hit.rank for hit in reranked] == [1, 2]
-    (query, candidates), = reranker.calls
+    (_query, candidates), = reranker.calls
     assert candidates > 2  # it read the candidates, not only the top_k
 
 

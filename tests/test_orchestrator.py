@@ -227,18 +227,19 @@ def test_a_process_killed_mid_turn_keeps_every_finished_turn(tmp_path):
     assert [m.text for m in state["messages"]] == ["how many leave days do I have", "ten days"]
 
 
-def test_concurrent_sessions_do_not_cross_talk(tmp_path):
+@pytest.mark.asyncio  # in the app's own event loop, as an async web app calls it
+async def test_concurrent_sessions_do_not_cross_talk(tmp_path):
     guild = scripted_guild(tmp_path, turns=16)
 
     async def converse(user: str) -> list[str]:
         await guild.arun(f"how many leave days do I have, {user}", session=user)
-        reply = await guild.arun(f"can I carry over annual leave days, {user}", session=user)
+        streamed = [event async for event in guild.astream(f"can I carry over annual leave days, {user}",
+                                                          session=user)]
+        reply = streamed[-1].reply
         return [turn.message for turn in guild.session(user)["traces"]] + [reply.text]
 
-    async def everyone():
-        return await asyncio.gather(*(converse(f"user{n}") for n in range(6)))
-
-    for n, seen in enumerate(asyncio.run(everyone())):
+    everyone = await asyncio.gather(*(converse(f"user{n}") for n in range(6)))
+    for n, seen in enumerate(everyone):
         assert all(f"user{n}" in text for text in seen), seen
         assert not any(f"user{m}" in " ".join(seen) for m in range(6) if m != n)
 
@@ -333,7 +334,7 @@ def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
                       {"expert": "finance", "question": "hotel limit in Berlin?"}]}
     guild.llm_planner.model = ScriptedModel(replies=[json.dumps(plan), json.dumps({"parts": [
         {"expert": "hr", "question": "leave days left?"}]})])
-    events, reply = events_of(guild, "leave days and the Berlin hotel limit, please")
+    events, _reply = events_of(guild, "leave days and the Berlin hotel limit, please")
     (planned,) = [e for e in events if isinstance(e, Planned)]
     assert planned.parts == (("hr", "leave days left?"), ("finance", "hotel limit in Berlin?"))
     schema = guild.llm_planner.model.requests[0]["response_format"]["json_schema"]["schema"]

@@ -80,9 +80,9 @@ def test_openai_backend_embeds_and_lists_models(engine, smollm2):
 def test_openai_backend_unreachable_url_is_named(tmp_path):
     url = _closed_port_url("/v1")
     spec = _spec("openai", url, name="x")
-    with pytest.raises(BackendUnavailable, match=f"cannot reach the OpenAI-compatible server at {url}"):
-        with backend_errors(spec):
-            chat_model(spec).invoke("hi")
+    with (pytest.raises(BackendUnavailable, match=f"cannot reach the OpenAI-compatible server at {url}"),
+          backend_errors(spec)):
+        chat_model(spec).invoke("hi")
 
 
 # -- ollama ---------------------------------------------------------------------------
@@ -149,17 +149,16 @@ def test_models_pull_into_an_ollama_server(ollama_server):
 
 def test_ollama_backend_unknown_model_says_how_to_pull_it(ollama_server):
     spec = _spec("ollama", ollama_server.url, name="llama9:1t")
-    with pytest.raises(ModelUnavailable, match=r"no model 'llama9:1t': run `ollama pull llama9:1t`"):
-        with backend_errors(spec):
-            chat_model(spec).invoke("hi")
+    with (pytest.raises(ModelUnavailable, match=r"no model 'llama9:1t': run `ollama pull llama9:1t`"),
+          backend_errors(spec)):
+        chat_model(spec).invoke("hi")
 
 
 def test_ollama_backend_unreachable_url_is_named():
     url = _closed_port_url()
     spec = _spec("ollama", url, name="smollm2:135m")
-    with pytest.raises(BackendUnavailable, match=f"cannot reach the ollama server at {url}"):
-        with backend_errors(spec):
-            chat_model(spec).invoke("hi")
+    with pytest.raises(BackendUnavailable, match=f"cannot reach the ollama server at {url}"), backend_errors(spec):
+        chat_model(spec).invoke("hi")
 
 
 # -- knowledge embedded by a server -----------------------------------------------------

@@ -4,8 +4,8 @@ test` and the pytest plugin (scripted models, the example guild's real search an
 from __future__ import annotations
 
 import textwrap
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from typer.testing import CliRunner
@@ -145,9 +145,9 @@ def test_a_broken_scenario_reports_the_failing_turn_with_its_expectation_and_tra
     # hr skipped its tool step (a plain question, nearest one it answers itself): its first
     # request is the grounded answer's, with the question and the notes found for it.
     assert second.failures == [
-        "the turn failed: ScriptedModel 'hr' has no reply left for request 1 "
-        "(last message: 'Question: How many days of annual leave do I get per year?\\n\\nNotes:\\n- Entitlement: "
-        "Every full-time employee receives 27 w')",
+        ("the turn failed: ScriptedModel 'hr' has no reply left for request 1 "
+         "(last message: 'Question: How many days of annual leave do I get per year?\\n\\nNotes:\\n- Entitlement: "
+         "Every full-time employee receives 27 w')"),
         "replies.it: not all used: the turn asked it fewer times than scripted",
     ]
     report = turn_report(second)
@@ -223,7 +223,8 @@ def test_slmguild_test_refuses_an_invalid_file_before_running_anything(write_sce
 def test_the_pytest_plugin_collects_scenarios_blocks_real_models_and_offers_fixtures(
     pytester: pytest.Pytester, example_guild: Path
 ):
-    pytester.makeini(f"[pytest]\nslmguild_guild = {example_guild}\n"
+    # Opted into as a user would: the plugin is not loaded into every pytest run.
+    pytester.makeini(f"[pytest]\naddopts = -p slmguild.scenarios.plugin\nslmguild_guild = {example_guild}\n"
                      "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     good = textwrap.dedent(f"""\
         guild: {example_guild}
@@ -266,3 +267,10 @@ def test_the_pytest_plugin_collects_scenarios_blocks_real_models_and_offers_fixt
     assert "invalid.scenario.yaml:3: turns.0.usr: Extra inputs are not permitted" in output
     assert "ScriptedModel 'scripted_model': 1 scripted replies were never used" in output
     assert "ModelRequestsBlocked: a request to the real model embedded:smollm2-135m-instruct" in output
+
+
+def test_the_pytest_plugin_stays_out_of_projects_that_do_not_ask_for_it(pytester: pytest.Pytester):
+    pytester.makefile(".scenario.yaml", lonely="guild: guild.yaml\nturns:\n  - user: hi\n")
+    pytester.makepyfile(test_app="def test_models_reachable():\n    assert True\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)  # the scenario file is not collected, and nothing is blocked

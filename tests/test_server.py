@@ -141,7 +141,7 @@ def test_an_api_key_when_required(guild):
             client(url, api_key="wrong").models.list()
         assert httpx.get(f"{url}/v1/models").status_code == 401  # no key at all
         assert httpx.get(f"{url}/api/sessions").json()["error"]["type"] == "authentication_error"
-        assert [m.id for m in client(url, api_key="s3cret-key").models.list()][0] == "orchestra"
+        assert next(m.id for m in client(url, api_key="s3cret-key").models.list()) == "orchestra"
         assert httpx.get(f"{url}/healthz").status_code == 200  # the probe and the page need no key
         assert httpx.get(f"{url}/").status_code == 200
 

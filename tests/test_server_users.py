@@ -57,7 +57,7 @@ def approve(url: str, key: str, session: str, answer=True) -> httpx.Response:
     return call(url, key, "POST", "/v1/chat/completions", session, json=body)
 
 
-def test_a_user_cannot_list_read_resume_approve_or_delete_anothers_session(  # noqa: F811
+def test_a_user_cannot_list_read_resume_approve_or_delete_anothers_session(
         server, guild, people, repairs):  # noqa: F811
     alice, bob, root = people["alice"], people["bob"], people["root"]
     paused = ask(server, alice, REQUEST, "desk-1").json()

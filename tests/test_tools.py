@@ -512,7 +512,7 @@ def test_native_tool_calls_use_tool_messages():
     expert, model = make_expert([native_call, AIMessage(content="It is in progress.")], [ticket_status],
                                 tool_calling="native")
     with model:
-        events, answer = run(expert)
+        _events, answer = run(expert)
     assert answer == "It is in progress."
     assert model.requests[0]["tools"] == ["ticket_status"]
     tool_message = model.requests[1]["messages"][-1]

@@ -231,7 +231,7 @@ def answer_the_waiting_call(driver: WebDriver, button: str) -> WebElement:
     return finished_turn(driver, timeout_s=60)
 
 
-def test_a_waiting_call_is_approved_or_refused_on_the_page_and_only_its_user_sees_it(  # noqa: F811
+def test_a_waiting_call_is_approved_or_refused_on_the_page_and_only_its_user_sees_it(
         browser, approval_site, keys):  # noqa: F811
     alice, bob = keys.add("alice"), keys.add("bob")
     browser.get(f"{approval_site}/")

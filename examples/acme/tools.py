@@ -91,8 +91,8 @@ def _ticket(connection: sqlite3.Connection, ticket_id: str) -> dict[str, Any]:
         ("whats the status of IT-2381? it's the VPN one", {"ticket_id": "IT-2381"}),
         ("Any update on my printer ticket IT-0457?", {"ticket_id": "IT-0457"}),
         (
-            "Hello, I opened IT-3196 last week because my laptop battery is swelling. Is it still open or has "
-            "someone picked it up?",
+            ("Hello, I opened IT-3196 last week because my laptop battery is swelling. Is it still open or has "
+             "someone picked it up?"),
             {"ticket_id": "IT-3196"},
         ),
         ("who has IT-5520 right now?", {"ticket_id": "IT-5520"}),
@@ -156,18 +156,18 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
             {"summary": "Laptop stolen on the train", "priority": "urgent"},
         ),
         (
-            "Please open a ticket: the printer on floor 3 in Lyon keeps jamming on every double-sided job, I can "
-            "still print single-sided though.",
+            ("Please open a ticket: the printer on floor 3 in Lyon keeps jamming on every double-sided job, I can "
+             "still print single-sided though."),
             {"summary": "Floor 3 printer in Lyon jams on every double-sided job", "priority": "normal"},
         ),
         (
-            "my laptop wont boot at all, just a black screen after the logo. I can't do any work today, can someone "
-            "look at it asap?",
+            ("my laptop wont boot at all, just a black screen after the logo. I can't do any work today, can someone "
+             "look at it asap?"),
             {"summary": "Laptop will not boot, black screen after the logo", "priority": "high"},
         ),
         (
-            "The whole Berlin payroll team lost access to SecureLink VPN since 9am, nobody can connect. Raise an "
-            "urgent ticket please!!",
+            ("The whole Berlin payroll team lost access to SecureLink VPN since 9am, nobody can connect. Raise an "
+             "urgent ticket please!!"),
             {"summary": "Berlin payroll team cannot connect to SecureLink VPN since 9am", "priority": "urgent"},
         ),
         (
@@ -183,23 +183,23 @@ def ticket_status(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")]) ->
             {"summary": "ACME Verify MFA lost after phone change, user locked out of all accounts", "priority": "high"},
         ),
         (
-            "the wifi in the Lyon cafeteria drops every few minutes. annoying but I can work from my desk, can you "
-            "get someone to fix it",
+            ("the wifi in the Lyon cafeteria drops every few minutes. annoying but I can work from my desk, can you "
+             "get someone to fix it"),
             {"summary": "Wi-Fi in the Lyon cafeteria drops every few minutes", "priority": "normal"},
         ),
         (
-            "Hi, my second monitor flickers when plugged into the dock, the laptop screen is fine. Could you open a "
-            "ticket for that? Thanks",
+            ("Hi, my second monitor flickers when plugged into the dock, the laptop screen is fine. Could you open a "
+             "ticket for that? Thanks"),
             {"summary": "Second monitor flickers when connected through the dock", "priority": "normal"},
         ),
         (
-            "Room Everest projector won't detect any HDMI input, we have a client call there this afternoon, can "
-            "somebody come look?",
+            ("Room Everest projector won't detect any HDMI input, we have a client call there this afternoon, can "
+             "somebody come look?"),
             {"summary": "Projector in meeting room Everest does not detect HDMI input", "priority": "normal"},
         ),
         (
-            "I think I clicked a phishing link and typed my ACME ID password on that page. Please create a ticket "
-            "right away.",
+            ("I think I clicked a phishing link and typed my ACME ID password on that page. Please create a ticket "
+             "right away."),
             {"summary": "Possible phishing: user entered ACME ID password on a suspicious page", "priority": "urgent"},
         ),
     ],
@@ -271,8 +271,8 @@ def create_ticket(
             {"employee_id": "E0637"},
         ),
         (
-            "Hi! Before I book flights for my sister's wedding I'd like to know my remaining vacation days. Employee "
-            "number E3082.",
+            ("Hi! Before I book flights for my sister's wedding I'd like to know my remaining vacation days. Employee "
+             "number E3082."),
             {"employee_id": "E3082"},
         ),
         (
@@ -366,8 +366,8 @@ def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) ->
             {"start": "2025-04-22", "end": "2025-05-16", "office": "lyon"},
         ),
         (
-            "Hi, I want to request time off from 2026-12-21 to 2027-01-08. How many days would that cost me? I work "
-            "in Berlin.",
+            ("Hi, I want to request time off from 2026-12-21 to 2027-01-08. How many days would that cost me? I work "
+             "in Berlin."),
             {"start": "2026-12-21", "end": "2027-01-08", "office": "berlin"},
         ),
         (
@@ -375,13 +375,13 @@ def leave_balance(employee_id: Annotated[str, Field(pattern=r"^E[0-9]{4}$")]) ->
             {"start": "2027-05-03", "end": "2027-05-28", "office": "lyon"},
         ),
         (
-            "For a contractor's timesheet check: Berlin, from 2025-10-01 to 2025-10-31, how many working days are "
-            "there?",
+            ("For a contractor's timesheet check: Berlin, from 2025-10-01 to 2025-10-31, how many working days are "
+             "there?"),
             {"start": "2025-10-01", "end": "2025-10-31", "office": "berlin"},
         ),
         (
-            "New hire starts 2026-06-22, onboarding ends 2026-07-17. How many working days is that at Montreal (they "
-            "have holidays around then I think)?",
+            ("New hire starts 2026-06-22, onboarding ends 2026-07-17. How many working days is that at Montreal (they "
+             "have holidays around then I think)?"),
             {"start": "2026-06-22", "end": "2026-07-17", "office": "montreal"},
         ),
     ],

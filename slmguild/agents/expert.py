@@ -24,7 +24,7 @@ import textwrap
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -49,11 +49,11 @@ from slmguild.agents.events import (
 )
 from slmguild.agents.grounded import GroundedAnswerer, Grounding
 from slmguild.concurrency import drive, relay
-from slmguild.config import ModelSpec
+from slmguild.config import Generation, ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
 from slmguild.knowledge.words import content_words
-from slmguild.serving import backend_errors
+from slmguild.serving import backend_errors, sampled
 from slmguild.tools import (
     AnswerStep,
     Demonstration,
@@ -214,26 +214,47 @@ class Expert:
         yield Retrieved(self.name, query, tuple(turn.hits))
         yield StepTimed(self.name, "retrieve", time.perf_counter() - started)
 
-    def answer(self, turn: ExpertTurn) -> Iterator[AIMessageChunk | Grounding | StepTimed]:
+    def answer(
+        self, turn: ExpertTurn, sampling: dict[str, Any] | None = None
+    ) -> Iterator[AIMessageChunk | Grounding | StepTimed]:
         """The answer step: generated from what the search and the tools found, streamed
-        (a grounded answer: its lead and source, once the model's draft is checked)."""
+        (a grounded answer: its lead and source, once the model's draft is checked).
+
+        `sampling`: a caller's options for a generated answer (`Expert.sampling`); a
+        checked answer's draft is always greedy and short, so they do not apply to it."""
         if turn.canned_answer is not None:
             yield AIMessageChunk(content=turn.canned_answer)
             return
-        if turn.declined is not None:  # said first; what the documents hold about it follows
+        options = self.sampling(sampling or {})
+        structured = "response_format" in options  # nothing may be added to the model's JSON
+        if turn.declined is not None and not structured:  # said first; what the documents hold about it follows
             yield AIMessageChunk(content=f"{turn.declined} ")
         if self.grounded is not None:
             yield from self._grounded_answer(turn)
             return
-        answer, started, engine = [], time.perf_counter(), {}
+        answer: list[str] = []
+        started, engine = time.perf_counter(), dict[str, Any]()
+        model = sampled(self.model, options) if options else self.model
         with backend_errors(self.spec):
-            for chunk in self.model.stream(self._answer_messages(turn)):
+            for chunk in model.stream(self._answer_messages(turn)):
                 answer.append(chunk.text)
                 engine = engine_timings(chunk.response_metadata) or engine  # on the last chunk
                 yield chunk
         yield StepTimed(self.name, "answer", time.perf_counter() - started, engine)
-        if citation := missing_citation("".join(answer), turn.hits):
+        if not structured and (citation := missing_citation("".join(answer), turn.hits)):
             yield AIMessageChunk(content=citation)
+
+    def sampling(self, requested: dict[str, Any]) -> dict[str, Any]:
+        """A caller's sampling options as this expert's answer uses them: `max_tokens` at
+        most the guild file's (the operator bounds the cost of a turn), `stop` added to
+        the guild file's stops (they may end the model's turn)."""
+        options = {key: value for key, value in requested.items() if value is not None}
+        generation = self.spec.generation or Generation()
+        if "max_tokens" in options:
+            options["max_tokens"] = min(options["max_tokens"], generation.max_tokens)
+        if options.get("stop"):
+            options["stop"] = list(dict.fromkeys([*generation.stop, *options["stop"]]))
+        return options
 
     def _grounded_answer(self, turn: ExpertTurn) -> Iterator[Grounding | AIMessageChunk | StepTimed]:
         assert self.grounded is not None
@@ -241,9 +262,9 @@ class Expert:
         if self.knowledge is None and not self.tools:  # a generalist: its own answer, shown once checked
             with backend_errors(self.spec):
                 messages = self.messages(turn.question, turn.history)
-                grounding, reply = self.grounded.checked_answer(messages, turn.question, self.model)
-            yield from self._grounded_end(grounding, reply, started)
-            yield AIMessageChunk(content=grounding.text, usage_metadata=reply.usage_metadata)
+                grounding, own = self.grounded.checked_answer(messages, turn.question, self.model)
+            yield from self._grounded_end(grounding, own, started)
+            yield AIMessageChunk(content=grounding.text, usage_metadata=own.usage_metadata)
             return
         found = self.grounded.findings(passage_query(turn), turn.hits, turn.observations)
         if not found:
@@ -331,7 +352,7 @@ class Expert:
 
     async def tool_phase(
         self, question: str, history: Sequence[BaseMessage] = (), *, approve: bool = True
-    ) -> AsyncIterator[ToolCall | ToolResult | PendingCall]:
+    ) -> AsyncIterator[ToolCall | ToolResult | Handoff | PendingCall]:
         """A turn's tool calls and their results, without the answer (for evaluation).
 
         A call that waits for approval is run when `approve` (as if the user approved
@@ -500,7 +521,7 @@ class Expert:
         decide = self.model.with_structured_output(
             self.parser.json_schema(only, supplied), method="json_schema", include_raw=True
         )
-        result: dict[str, Any] = await decide.ainvoke(messages)
+        result = cast(dict[str, Any], await decide.ainvoke(messages))  # include_raw: {raw, parsed, parsing_error}
         raw: AIMessage = result["raw"]
         try:
             step = self.parser.parse(result["parsed"] if result["parsed"] is not None else raw.text)

@@ -116,7 +116,7 @@ class Findings:
         results = {figure for obs in self.results if obs.status == "ok" for figure in figures(obs.content)}
         return bool(results & set(figures(sentence)))
 
-    def lead(self) -> tuple[str, str, str]:
+    def lead(self) -> tuple[str, tuple[str, ...], str]:
         """(lead, source ids, also) when no checked draft leads: a tool's result as a sentence
         (what was asked of a tool is what the tool answered), else the best-ranked passage;
         `also` is the best other passage, cited.

@@ -19,7 +19,7 @@ stderr = Console(stderr=True)
 class _SlmguildGroup(TyperGroup):
     """Prints a `SlmguildError` as a short message with exit code 2, not a traceback."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer passes its own Context
         try:
             return super().invoke(ctx)
         except SlmguildError as exc:
@@ -60,8 +60,19 @@ def _global_options(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-from slmguild.cli import (  # noqa: E402  (register commands)
-    config_cmd, eval_cmd, finetune_cmd, graph_cmd, keys_cmd, knowledge_cmd, models_cmd, router_cmd, serve_cmd, sessions_cmd, test_cmd,
+from slmguild.cli import (
+    config_cmd,
+    eval_cmd,
+    finetune_cmd,
+    graph_cmd,
+    keys_cmd,
+    knowledge_cmd,
+    mcp_cmd,
+    models_cmd,
+    router_cmd,
+    serve_cmd,
+    sessions_cmd,
+    test_cmd,
     turns,
 )
 
@@ -79,3 +90,4 @@ app.command(name="test")(test_cmd.test)
 app.command(name="eval")(eval_cmd.evaluate)
 app.command(name="serve")(serve_cmd.serve)
 app.command(name="graph")(graph_cmd.graph)
+app.command(name="mcp")(mcp_cmd.mcp)

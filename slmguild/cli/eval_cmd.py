@@ -90,17 +90,17 @@ def evaluate(
     loaded = load_guild(guild, checkpointer=InMemorySaver(serde=CHECKPOINT_SERDE))
     figures: dict[str, Any] = {"guild": loaded.name}
     if routing is not None:
-        rows = labelled_rows(read_jsonl(routing, ["text"]))
+        requests = labelled_rows(read_jsonl(routing, ["text"]))
         with _progress("routing") as progress:
-            report = routing_accuracy(loaded.router, rows, progress=progress)
-        per_label = {label: {"correct": c, "total": t} for label, (c, t) in report.per_label.items()}
-        figures["routing"] = {"file": str(routing), "total": report.total, "accuracy": report.accuracy,
-                              "per_label": per_label, "p50_ms": report.p50_ms}
+            routed = routing_accuracy(loaded.router, requests, progress=progress)
+        per_label = {label: {"correct": c, "total": t} for label, (c, t) in routed.per_label.items()}
+        figures["routing"] = {"file": str(routing), "total": routed.total, "accuracy": routed.accuracy,
+                              "per_label": per_label, "p50_ms": routed.p50_ms}
     if retrieval is not None:
-        rows = sourced_rows(read_jsonl(retrieval, ["question", "expert", "source"]))
+        sourced = sourced_rows(read_jsonl(retrieval, ["question", "expert", "source"]))
         with _progress("retrieval") as progress:
             figures["retrieval"] = {"file": str(retrieval),
-                                    **asdict(retrieval_quality(loaded.knowledge, rows, k=k, progress=progress))}
+                                    **asdict(retrieval_quality(loaded.knowledge, sourced, k=k, progress=progress))}
     if answers is not None:
         rater = None
         if judge:
@@ -116,7 +116,7 @@ def evaluate(
             "lead": quality.lead, "correct": quality.correct, "unsupported_figures": quality.unsupported,
             "median_words": quality.median_words, "honest": quality.honest, "wrongly_refused": quality.wrongly_refused,
             "first_token_p50_s": quality.first_token_p50_s,
-            "p50_s": quality.p50_s, "p95_s": quality.p95_s, **asdict(quality.scores),
+            "p50_s": quality.p50_s, "p95_s": quality.p95_s, **(asdict(quality.scores) if quality.scores else {}),
         }
     if conversations is not None:
         scripted = conversation_rows(read_jsonl(conversations, ["turns"]))[:limit]

@@ -42,7 +42,7 @@ def add(
 @keys.command("list")
 def list_(store: StoreOption = None) -> None:
     """List the keys: id, user, role, when made, when revoked (never the keys)."""
-    for info in _store(store).keys():
+    for info in _store(store).keys():  # noqa: SIM118 - a KeyStore, not a dict
         role = "admin" if info.admin else "user"
         revoked = f"  [red]revoked {info.revoked}[/]" if info.revoked else ""
         console.print(f"{info.id}  {escape(info.user)}  {role}  made {info.created}{revoked}", soft_wrap=True)

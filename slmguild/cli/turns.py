@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,11 +15,22 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from slmguild.errors import SlmguildError
-from slmguild.orchestrator.trace import StepTrace, ToolCallTrace, TurnTrace
 from slmguild.orchestrator import (
-    Done, Escalated, Event, Handoff, PendingCall, Planned, Reply, Retrieved, Routed, Token, ToolCall, ToolResult,
+    Done,
+    Escalated,
+    Event,
+    Handoff,
+    PendingCall,
+    Planned,
+    Reply,
+    Retrieved,
+    Routed,
+    Token,
+    ToolCall,
+    ToolResult,
     load_guild,
 )
+from slmguild.orchestrator.trace import StepTrace, ToolCallTrace, TurnTrace
 
 stderr = Console(stderr=True, highlight=False)
 

@@ -28,6 +28,7 @@ from slmguild.evaluation.judge import Judge
 from slmguild.evaluation.metrics import AnswerScores, has_keys, score_answers
 from slmguild.knowledge.passages import LIST_ITEM
 from slmguild.knowledge.sentences import split_sentences
+from slmguild.orchestrator.events import Done
 from slmguild.orchestrator.trace import TurnTrace
 
 if TYPE_CHECKING:
@@ -170,7 +171,8 @@ def ask(guild: Guild, item: ReferenceQuestion, expert: str | None = None) -> Ans
             evidence += [hit.chunk.embedding_text() for hit in event.hits]
         elif isinstance(event, ToolResult) and event.observation.status == "ok":
             evidence.append(event.observation.content)
-    reply = event.reply  # the last event is Done
+    assert isinstance(event, Done), event  # the last event of a turn
+    reply = event.reply
     # The guild's own words are not made up: a not-found text names where to ask ("ext. 4357").
     evidence += [guild.config.answer_for(name).not_found for name in [*guild.config.experts, "fallback"]]
     check = Evidence(evidence, item.question).check(reply.text)

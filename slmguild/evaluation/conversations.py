@@ -111,7 +111,7 @@ def conversation_rows(rows: Sequence[dict[str, Any]]) -> list[Conversation]:
     for number, row in enumerate(rows, 1):
         turns = tuple(
             ScriptedTurn(str(turn["question"]), turn.get("expert"), [list(g) for g in turn.get("keys") or []],
-                         turn["tool"] if "tool" in turn else NOT_SCORED)
+                         turn.get("tool", NOT_SCORED))
             for turn in row["turns"]
         )
         conversations.append(Conversation(str(row.get("id", number)), row.get("kind", "follow-up"), turns))

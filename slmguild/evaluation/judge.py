@@ -32,10 +32,10 @@ class Judge:
         given = f"Question: {question}\n"
         if reference is not None:
             given += f"Reference answer: {reference}\n"
-        return self.rater.invoke([
+        return Rating.model_validate(self.rater.invoke([
             SystemMessage(
                 "You grade an assistant's answer. Score it from 1 (fails the rubric) to 5 "
                 f"(meets it fully), and give a one-sentence reason.\nRubric: {rubric}"
             ),
             HumanMessage(f"{given}Answer: {answer}"),
-        ])
+        ]))

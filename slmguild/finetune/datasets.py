@@ -74,7 +74,7 @@ def load_examples(path: Path) -> list[Example]:
 
 def _example(row: Any) -> Example:
     if not isinstance(row, dict):
-        raise ValueError("each line must be a JSON object")
+        raise ValueError("each line must be a JSON object")  # reported with its line, like any bad row  # noqa: TRY004
     split = row.get("split")
     if "messages" in row:
         example = Example.model_validate({"messages": row["messages"], "split": split})

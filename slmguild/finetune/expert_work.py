@@ -196,7 +196,7 @@ def _quoted_answer(question: Question, found: Findings) -> str | None:
 
 def _example(messages: Sequence[BaseMessage], target: str, split: Split) -> Example:
     roles = {SystemMessage: "system", HumanMessage: "user", AIMessage: "assistant"}
-    rendered = [Message(role=roles[type(message)], content=message.text) for message in messages]  # type: ignore[arg-type]
+    rendered = [Message(role=roles[type(message)], content=message.text) for message in messages]
     return Example(messages=[*rendered, Message(role="assistant", content=target)], split=split)
 
 

@@ -60,7 +60,7 @@ def export_gguf_lora(peft_dir: Path, base_gguf: Path, out: Path, base_sha256: st
     if base_sha256:
         writer.add_string(BASE_HASH_KEY, base_sha256)
     with safe_open(peft_dir / "adapter_model.safetensors", framework="pt") as tensors:
-        keys = sorted(key for key in tensors.keys() if ".lora_A." in key)
+        keys = sorted(key for key in tensors.keys() if ".lora_A." in key)  # noqa: SIM118 - safetensors handle
         if not keys:
             raise ExportError(f"{peft_dir}: the adapter has no LoRA weights")
         for key_a in keys:

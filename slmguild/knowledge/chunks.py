@@ -73,7 +73,7 @@ class Chunk:
     def from_payload(cls, payload: dict[str, object]) -> Chunk:
         return cls(
             source=str(payload["source"]),
-            index=int(payload["chunk"]),  # type: ignore[arg-type]
+            index=int(str(payload["chunk"])),
             text=str(payload["text"]),
             title=str(payload.get("title", "")),
             heading=str(payload.get("heading", "")),
@@ -116,7 +116,7 @@ def chunk_file(path: Path, source: str, *, chunk_size: int, chunk_overlap: int) 
     sections = [section for section in sections if not _HEADING.fullmatch(section.get_content().strip())]
     splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                                 chunking_tokenizer_fn=sentence_chunks)
-    nodes = splitter.get_nodes_from_documents(sections)
+    nodes = splitter.get_nodes_from_documents(sections)  # type: ignore[arg-type]  # any node with text splits
     texts = [node.get_content().strip() for node in nodes]
     texts = [text for text in texts if text]
     whole = file_hash(path)

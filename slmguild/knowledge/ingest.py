@@ -69,7 +69,7 @@ def ingest_expert(
                 path, source, chunk_size=base.settings.chunk_size,
                 chunk_overlap=base.settings.chunk_overlap,
             )
-        except Exception as exc:  # a corrupt or unreadable file must not stop the others
+        except Exception as exc:  # a corrupt or unreadable file must not stop the others  # noqa: BLE001
             report.skipped[source] = _reason(exc)
             log.warning("skipped %s: %s", path, report.skipped[source])
             continue

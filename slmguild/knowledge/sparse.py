@@ -18,10 +18,7 @@ from slmguild.knowledge.words import stemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
-    """a about an and are as at be been but by can could did do does for from had has have
-    how i if in into is it its me my no not of on or our so than that the their them then
-    there these they this to was we were what when where which who why will with would you
-    your yours""".split()
+    ["a", "about", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "yours"]
 )
 
 

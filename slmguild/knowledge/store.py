@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from qdrant_client import QdrantClient, models
 
@@ -190,7 +190,9 @@ class KnowledgeStore:
                 Chunk.from_payload(point.payload or {}),
                 float(point.score),
                 rank,
-                _cosine(dense, point.vector[DENSE]) if dense is not None and isinstance(point.vector, dict) else None,
+                # The dense vector of a point is one vector (`with_vectors=[DENSE]`), not sparse or multi.
+                _cosine(dense, cast("list[float]", point.vector[DENSE]))
+                if dense is not None and isinstance(point.vector, dict) else None,
             )
             for rank, point in enumerate(result.points, start=1)
         ]

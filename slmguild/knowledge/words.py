@@ -13,12 +13,7 @@ from typing import Any
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
 _STOP_WORDS = frozenset(
-    """a an the and or but if then than that this these those there here of to in on at by for
-    from with without within into onto over under about as is are was were be been being do does
-    did done have has had having can could will would shall should may might must not no yes you
-    your yours we our us they them their it its he she his her i me my so such also only just
-    very more most less least any all each every some other another which who whom whose what
-    when where why how one ones get gets got use used using please need needs want wants""".split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "than", "that", "this", "these", "those", "there", "here", "of", "to", "in", "on", "at", "by", "for", "from", "with", "without", "within", "into", "onto", "over", "under", "about", "as", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "done", "have", "has", "had", "having", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "not", "no", "yes", "you", "your", "yours", "we", "our", "us", "they", "them", "their", "it", "its", "he", "she", "his", "her", "i", "me", "my", "so", "such", "also", "only", "just", "very", "more", "most", "less", "least", "any", "all", "each", "every", "some", "other", "another", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "one", "ones", "get", "gets", "got", "use", "used", "using", "please", "need", "needs", "want", "wants"]
 )
 
 

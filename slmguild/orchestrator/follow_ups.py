@@ -27,17 +27,14 @@ NEW_TOPIC = re.compile(
 )
 # Words that point back at something said before.
 REFERRING = frozenset(
-    "it its that this those these them they there then one ones same such he she him her his mine "
-    "instead too either still else again different".split()
+    ["it", "its", "that", "this", "those", "these", "them", "they", "there", "then", "one", "ones", "same", "such", "he", "she", "him", "her", "his", "mine", "instead", "too", "either", "still", "else", "again", "different"]
 )
 FEW_WORDS = 2  # a question of this many content words or fewer leans on the turn before
 SHORT = 14  # words: a question this short that points back ("is it still open?") is a follow-up
 MAX_QUERY_WORDS = 60  # a long conversation's context: its latest words
 WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 FUNCTION_WORDS = frozenset(
-    "a an the i me my we our you your is are was were be been am do does did can could should would will "
-    "what how when where which who why whats to of in on at for from with by about as if or not no yes "
-    "have has had get got there here any some much many more most".split()
+    ["a", "an", "the", "i", "me", "my", "we", "our", "you", "your", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "can", "could", "should", "would", "will", "what", "how", "when", "where", "which", "who", "why", "whats", "to", "of", "in", "on", "at", "for", "from", "with", "by", "about", "as", "if", "or", "not", "no", "yes", "have", "has", "had", "get", "got", "there", "here", "any", "some", "much", "many", "more", "most"]
 )
 
 

@@ -79,6 +79,7 @@ class Request(TypedDict, total=False):
     message: str
     expert: str | None  # forced by the caller (tests, `/expert NAME`)
     escalate: bool  # the user asked for the escalation model
+    sampling: dict[str, Any] | None  # the caller's options for a generated answer (`Expert.sampling`)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class TurnWork:
             self.tool_calls.append({**asdict(event.observation), "expert": event.expert, **approval})
         elif not isinstance(event, ToolCall | Handoff):  # a chunk of the answer
             if event.usage_metadata:
-                self.usage = dict(event.usage_metadata)
+                self.usage = {key: int(value) for key, value in event.usage_metadata.items() if isinstance(value, int)}
             if not event.text:
                 return
             # Joining strings, not adding message chunks: this runs once per token.
@@ -303,7 +304,7 @@ class _Nodes:
         assert work is not None and work.turn is not None
         expert = self.guild.expert(work.expert)
         write = EVENTS.get()
-        for event in expert.answer(work.turn):
+        for event in expert.answer(work.turn, state["request"].get("sampling")):
             work.add(event, write)
         return _finish(state["request"]["message"], work.reply(expert), state.get("expert"))
 
@@ -323,7 +324,7 @@ class _Nodes:
             expert = self.guild.expert(part.expert)
             work = TurnWork({**decision, "expert": part.expert, "question": part.question}, part.expert)
             # Parts finish out of order: their progress is streamed, their tokens are not.
-            hide_tokens = lambda event: None if isinstance(event, Token) else write(event)  # noqa: E731
+            hide_tokens = lambda event: None if isinstance(event, Token) else write(event)
             for event in expert.stream(part.question, history):
                 work.add(event, hide_tokens)
             return work.reply(expert)

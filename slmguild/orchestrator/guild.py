@@ -68,6 +68,7 @@ from slmguild.orchestrator.sessions import (
     postgres_turn_lock,
     session_ids,
 )
+from slmguild.orchestrator.telemetry import TurnSpans, turn_spans
 from slmguild.orchestrator.trace import TurnTrace
 from slmguild.orchestrator.trained_router import (
     RouterModel,
@@ -81,6 +82,7 @@ from slmguild.serving import chat_model
 from slmguild.tools import Demonstrations, ToolExecutor, ToolRegistry
 from slmguild.tools.definition import examples_of
 from slmguild.tools.handoff import HANDOFF, handoff_tool
+from slmguild.tools.mcp import McpServers
 from slmguild.tools.side_effects import changes_something
 
 MAX_HELD_TURNS = 1000  # turns without a session waiting for approval, kept in memory
@@ -117,6 +119,9 @@ class Guild:
         self.models: ModelFactory = models or (lambda _role, spec: chat_model(spec, config.engine))
         self.knowledge = knowledge or KnowledgeBase(config)
         self.tools = ToolRegistry.from_toolboxes(config.toolboxes)
+        # MCP servers are reached now, not on first use: experts are built with their tools' schemas.
+        self.mcp = McpServers(config.mcp_servers)
+        self.mcp.register(self.tools)
         self.experts: dict[str, Expert] = {
             name: self._build_expert(name, expert) for name, expert in config.experts.items()
         }
@@ -310,8 +315,8 @@ class Guild:
     def decide(self, request: Request, current: str | None = None, context: InContext | None = None) -> dict[str, Any]:
         """Who answers `request`: a dict with `expert` (or a multi-expert `plan`), `reason`,
         `scores`, and the `query` it was routed on for a follow-up (`context`)."""
-        follows = context is not None and context.follows
-        found: dict[str, Any] = {"query": context.query} if follows else {}  # type: ignore[union-attr]
+        follow_up = context if context is not None and context.follows else None
+        found: dict[str, Any] = {"query": follow_up.query} if follow_up is not None else {}
         forced = request.get("expert")
         if forced:  # `_request` checked the name before the graph ran
             return {"expert": forced, "reason": "forced by the caller", "scores": {}, **found}
@@ -320,12 +325,12 @@ class Guild:
             return {"expert": ESCALATION, "reason": "asked for by the user", "scores": {}, **found}
         message = request["message"]
         # A follow-up is one question about the turn before, whatever its clauses.
-        if self.config.routing.multi_expert and len(self.experts) > 1 and not follows:
+        if self.config.routing.multi_expert and len(self.experts) > 1 and follow_up is None:
             plan = self._plan(message)
             if plan is not None:
                 return {"expert": None, "plan": plan.model_dump(), "scores": {},
                         "reason": f"spans {', '.join(plan.experts)}"}
-        decision = self._route_follow_up(context, current) if follows else self.router.route(message, current)
+        decision = self._route_follow_up(follow_up, current) if follow_up is not None else self.router.route(message, current)
         if decision.expert is not None:
             return {"expert": decision.expert, "reason": decision.reason, "scores": decision.scores, **found}
         target = ESCALATION if self.escalation is not None else FALLBACK
@@ -385,6 +390,12 @@ class Guild:
         return open_checkpointer(self.config.sessions, CHECKPOINT_SERDE)
 
     @cached_property
+    def telemetry(self) -> TurnSpans | None:
+        """Exports each turn as OpenTelemetry spans; None while telemetry is off
+        (`telemetry:`, `SLMGUILD_TELEMETRY`; read on the first turn)."""
+        return turn_spans(self)
+
+    @cached_property
     def _persistent_graph(self) -> Any:
         return build_graph(self, self.checkpointer)
 
@@ -425,6 +436,7 @@ class Guild:
         escalate: bool = False,
         history: Sequence[BaseMessage] = (),
         user: str | None = None,
+        sampling: dict[str, Any] | None = None,
     ) -> Iterator[Event]:
         """One turn as events: `Routed` (or `Planned`/`Escalated`), `Retrieved`,
         `ToolCall`/`ToolResult`, `Token`s, then `Done` with the `Reply`.
@@ -435,8 +447,12 @@ class Guild:
         A session takes one turn at a time: a second turn for it waits for the first.
         A turn that stops for approval ends with a `Reply` whose `pending` is the call
         (answer it with `resume`); a new message instead abandons the call, unrun.
+        `sampling`: options for the answer's generation (`Expert.sampling`), kept with
+        the turn until it is answered.
         """
         request = self._request(message, expert, escalate)
+        if sampling:
+            request["sampling"] = sampling
         inputs: dict[str, Any] = {"request": request}
         if session is None:
             inputs["messages"] = list(history)
@@ -483,6 +499,7 @@ class Guild:
         its own that is dropped when the turn ends — or held, if it stops for approval,
         until it is resumed (then its generated name is the session that resumes it).
         """
+        telemetry = self.telemetry  # settled before the turn runs: a missing `otel` extra fails it early
         name = session or f"turn-{uuid.uuid4().hex}"
         thread = session_thread(name, user)
         config = {"configurable": {"thread_id": thread}}
@@ -517,13 +534,16 @@ class Guild:
         outcome = _TURNS.submit(contextvars.copy_context().run, run_graph)
         while (event := events.get()) is not finished:
             yield event
-        graph, state = outcome.result()  # re-raises what the graph raised
+        _graph, state = outcome.result()  # re-raises what the graph raised
         if "__interrupt__" in state:
             yield from self._paused(state["work"], name)
             return
         reply: dict[str, Any] = state["reply"]
         self.answered_by["escalated" if reply["expert"] == ESCALATION else "local"] += 1
-        yield Done(Reply(**{**reply, "trace": TurnTrace.model_validate(reply["trace"])}, session=session))
+        done = Done(Reply(**{**reply, "trace": TurnTrace.model_validate(reply["trace"])}, session=session))
+        if telemetry is not None:
+            telemetry.export(done.reply, resumed=isinstance(inputs, Command))
+        yield done
 
     def _hold(self, thread: str, *, waits: bool) -> None:
         """Keep an in-memory turn that waits for approval (the oldest beyond
@@ -551,7 +571,10 @@ class Guild:
         reply = work.reply(self.expert(work.expert))
         reply["text"] = approval_request(work.turn.pending)
         yield Token(reply["text"], expert=work.expert)
-        yield Done(Reply(**reply, session=session, pending=work.turn.pending))
+        done = Done(Reply(**reply, session=session, pending=work.turn.pending))
+        if self.telemetry is not None:
+            self.telemetry.export(done.reply)
+        yield done
 
     async def astream(self, message: str, **options: Any) -> AsyncIterator[Event]:
         """`stream` for asyncio callers: the turn runs in a worker thread, its events

@@ -195,8 +195,8 @@ class LLMRouter:
         decide = self.model.with_structured_output(schema, method="json_schema")
         try:
             result = await decide.ainvoke(messages)
-            choice = (result if isinstance(result, dict) else json.loads(result))["expert"]
-        except Exception as exc:  # a model that fails to decide must not fail the turn
+            choice = (result if isinstance(result, dict) else json.loads(str(result)))["expert"]
+        except Exception as exc:  # a model that fails to decide must not fail the turn  # noqa: BLE001
             return RouteDecision(None, f"the LLM router could not decide: {exc}")
         expert = None if choice == NONE else choice
         return RouteDecision(expert, f"chosen by the LLM router among {', '.join(names)}")

@@ -1,4 +1,5 @@
-"""The pytest plugin (registered through the `pytest11` entry point).
+"""The pytest plugin, loaded where a project asks for it: `pytest_plugins =
+["slmguild.scenarios.plugin"]` in a conftest, or `pytest -p slmguild.scenarios.plugin`.
 
 - Scenario files (`*.scenario.yaml`) under the test paths are collected: one item per
   mode (`file.scenario.yaml::scripted`, `::real`); a failing item prints the turn's
@@ -14,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
-    report = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
     if report.when == "call":
         item.stash[_CALL_PASSED] = report.passed
     return report

@@ -7,9 +7,9 @@ search found, which tools ran, the answer — so the reason is on screen, not in
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from pathlib import Path
+from xml.etree import ElementTree
 
 from slmguild.orchestrator import Planned
 from slmguild.orchestrator.trace import RouteTrace, TurnTrace

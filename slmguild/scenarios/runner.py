@@ -98,7 +98,7 @@ class ScriptedRoles:
                     replies = expert_replies(guild.expert(role), script)
                 except ValueError as exc:
                     raise ScenarioError(f"{where('replies', role)}: replies.{role}: {exc}") from None
-            self.model(role).replies = list(replies)
+            self.models.setdefault(role, ScriptedModel(name=role)).replies = list(replies)
 
     def leftovers(self) -> list[str]:
         """A failure for each role whose replies the turn did not use (then forgotten)."""

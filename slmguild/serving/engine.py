@@ -141,7 +141,7 @@ class EmbeddedEngine:
         server = self.server
         try:
             response = server.handle_chat_completions({**request, "stream": False})
-        except Exception as exc:  # llama.cpp's server failed, not the request
+        except Exception as exc:  # llama.cpp's server failed, not the request  # noqa: BLE001
             raise self._crashed(server, exc) from None
         return _checked(response)
 
@@ -188,7 +188,7 @@ class EmbeddedEngine:
                 result = server.handle_chat_completions({**request, "stream": True}, on_chunk)
                 if isinstance(result, dict) and "error" in result:
                     put(result)
-            except Exception as exc:  # llama.cpp's server failed, not the request
+            except Exception as exc:  # llama.cpp's server failed, not the request  # noqa: BLE001
                 put(self._crashed(server, exc))
             finally:
                 put(_DONE)

@@ -45,9 +45,10 @@ class OnnxEmbeddings(Embeddings):
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     @classmethod
-    def from_catalog(cls, name: str, **options: int) -> OnnxEmbeddings:
+    def from_catalog(cls, name: str) -> OnnxEmbeddings:
         """The catalog embedder `name` (its model and tokenizer files)."""
-        return cls(*onnx_embedder_files(name), **options)
+        model, tokenizer = onnx_embedder_files(name)
+        return cls(model, tokenizer)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """The texts' vectors, in their order, each embedded alone. An encoder quantized

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -101,7 +101,7 @@ class ScriptedModel(JsonSchemaOutput, BaseChatModel):
         if self.replies:
             raise AssertionError(f"{self._label}: {len(self.replies)} scripted replies were never used")
 
-    def __enter__(self) -> ScriptedModel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:

@@ -144,8 +144,9 @@ class Demonstrations:
         embedder = self.embedder()
         with self._lock:  # embedded once, on first use, whichever thread comes first
             if self._clauses is None:
-                owners, texts = zip(*((i, part) for i, item in enumerate(self.items) for part in clauses(item.request)))
-                self._clauses = unit(embedder.embed_documents(list(texts))), np.array(owners)
+                clause_owners, texts = zip(
+                    *((i, part) for i, item in enumerate(self.items) for part in clauses(item.request)))
+                self._clauses = unit(embedder.embed_documents(list(texts))), np.array(clause_owners)
         vectors, owners = self._clauses
         by_clause = (vectors @ unit(embedder.embed_documents(clauses(request))).T).max(axis=1)
         similarities = np.full(len(self.items), -np.inf)

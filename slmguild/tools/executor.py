@@ -103,7 +103,7 @@ class ToolExecutor:
         schema = tool.tool_call_schema
         if not isinstance(schema, dict):  # a dict schema is checked by the tool when it runs
             try:
-                schema.model_validate(arguments)
+                schema.model_validate(arguments)  # type: ignore[union-attr]  # pydantic v2 (langchain also types v1)
             except ValidationError as exc:
                 return observe("invalid", _describe_validation(exc))
         try:
@@ -113,7 +113,7 @@ class ToolExecutor:
             return observe("error", f"{name} did not answer within {self.timeout_s:g} s")
         except ValidationError as exc:  # validators that only run inside the call
             return observe("invalid", _describe_validation(exc))
-        except Exception as exc:
+        except Exception as exc:  # a tool's failure is an observation for the model  # noqa: BLE001
             log.info("tool %s raised %s: %s", name, type(exc).__name__, exc)
             return observe("error", f"{type(exc).__name__}: {exc}")
         return observe("ok", _as_text(result), _said((tool.metadata or {}).get("says"), result))

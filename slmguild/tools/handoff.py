@@ -20,7 +20,7 @@ def handoff_tool(experts: list[str]) -> BaseTool:
     """A `handoff` tool whose `expert` argument may name only `experts`."""
     arguments: type[BaseModel] = create_model(
         "HandoffArguments",
-        expert=(Literal[tuple(experts)], Field(description="The expert who owns this request")),
+        expert=(Literal[tuple(experts)], Field(description="The expert who owns this request")),  # type: ignore[arg-type]  # built at run time
         reason=(str, Field(max_length=200, description="Why that expert owns it, in a few words")),
     )
 

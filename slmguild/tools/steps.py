@@ -120,7 +120,8 @@ class StepParser:
 def argument_schema(item: BaseTool) -> dict[str, Any]:
     """The JSON schema of a tool's arguments (its `tool_call_schema`, pydantic or dict)."""
     schema = item.tool_call_schema
-    data = schema if isinstance(schema, dict) else schema.model_json_schema()
+    # langchain-core also allows pydantic.v1 models here; slmguild's tools are all pydantic v2.
+    data = schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
     # The tool's name and docstring are in the prompt already; keep the grammar small.
     return {key: value for key, value in data.items() if key not in ("title", "description")}
 

@@ -85,7 +85,7 @@ class OllamaShapes:
 
 def _handler_for(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
     class Handler(LoopbackHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             shapes = OllamaShapes if self.path == "/api/chat" else OpenAIShapes
             server.authorizations.append(self.headers.get("Authorization"))

@@ -32,9 +32,9 @@ def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("server-fuzz")
     keys = KeyStore(folder / "keys.sqlite")
     guild = scripted_guild(folder, turns=4 * CASES)
-    with serving(create_app(guild, keys=keys, limits=UserLimits(None, None))) as url:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            yield client, {"Authorization": f"Bearer {keys.add('fuzzer')}"}
+    with (serving(create_app(guild, keys=keys, limits=UserLimits(None, None))) as url,
+          httpx.Client(base_url=url, timeout=60) as client):
+        yield client, {"Authorization": f"Bearer {keys.add('fuzzer')}"}
 
 
 def resident_mib() -> float:
