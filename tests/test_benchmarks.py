@@ -23,6 +23,7 @@ QUICK = {
     "answers.py": ["--limit", "2", "--check"],
     "conversations.py": ["--limit", "2"],
     "finetune.py": ["--parts", "serving", "--turns", "2"],
+    "free_text_judge.py": [],
     "load.py": ["--sessions", "2", "--turns", "1"],
     "overhead.py": ["--turns", "5"],
     "retrieval.py": ["--scales", "300"],

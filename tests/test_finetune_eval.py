@@ -51,6 +51,14 @@ def test_tool_report_scores_the_first_tool_run_and_false_calls_apart():
     ("EUR", None, {"type": "string", "enum": ["EUR", "USD"], "default": "EUR"}, True),  # left out: the default
     ("laptop screen flickers", "my laptop screen flickers a lot", {"type": "string"}, True),  # free text: ROUGE-L
     ("laptop screen flickers", "printer jammed", {"type": "string"}, False),
+    ("SecureLink SL-401 persists after password reset", "SL-401 still shows after I reset my SecureLink password",
+     {"type": "string"}, True),                                                   # other words, the same facts
+    ("SecureLink SL-401 persists after password reset", "SecureLink SL-403 after password reset",
+     {"type": "string"}, False),                                                  # a wrong code
+    ("Wi-Fi drops in Berlin meeting room 4.12", "Wi-Fi drops in the Berlin meeting room", {"type": "string"}, False),
+    ("2027-03-03", "3 March 2027", {"type": "string", "format": "date"}, True),  # dates: the same day
+    ("2027-03-03", "2027-03-04", {"type": "string", "format": "date"}, False),
+    ("2027-03-03", None, {"type": "string", "format": "date"}, False),
 ])
 def test_arguments_compare_as_a_person_would(expected, actual, spec, equal):
     assert same(expected, actual, spec) is equal

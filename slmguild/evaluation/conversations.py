@@ -15,13 +15,15 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from slmguild.evaluation.answers import first_sentence
 from slmguild.evaluation.metrics import has_keys
+from slmguild.evaluation.tool_calls import same_arguments
 from slmguild.orchestrator.trace import TurnTrace
+from slmguild.tools.steps import argument_schema
 
 if TYPE_CHECKING:
     from slmguild.orchestrator import Guild
@@ -59,6 +61,8 @@ class LastTurn:
     calls: tuple[tuple[str, dict[str, Any]], ...]  # run or proposed (waiting for approval)
     latency_s: float
     trace: TurnTrace = field(repr=False)
+    # Each called tool's argument schemas, by tool: how its arguments are judged.
+    properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def expected(self) -> ScriptedTurn:
@@ -87,7 +91,8 @@ class LastTurn:
             return None
         if expected is None:
             return not self.calls
-        return any(name == expected["name"] and _same_arguments(arguments, expected.get("arguments", {}))
+        return any(name == expected["name"]
+                   and same_arguments(expected.get("arguments", {}), arguments, self.properties.get(name, {}))
                    for name, arguments in self.calls)
 
 
@@ -131,7 +136,9 @@ def converse(guild: Guild, conversation: Conversation) -> LastTurn:
     if reply.pending is not None:
         calls.append((reply.pending.tool, reply.pending.arguments))
     guild.delete_session(session)
-    return LastTurn(conversation, reply.expert, reply.text, tuple(calls), latency, reply.trace)
+    properties = {name: argument_schema(guild.tools.resolve(name)).get("properties", {})
+                  for name, _ in calls if name in guild.tools.names}
+    return LastTurn(conversation, reply.expert, reply.text, tuple(calls), latency, reply.trace, properties)
 
 
 def conversation_quality(
@@ -160,13 +167,3 @@ def conversation_quality(
 def _share(outcomes: Any) -> float | None:
     scored = [outcome for outcome in outcomes if outcome is not None]
     return sum(scored) / len(scored) if scored else None
-
-
-def _same_arguments(made: dict[str, Any], expected: dict[str, Any]) -> bool:
-    """The expected ids, figures, dates and choices, as made (strings without case; free
-    text of more than three words, such as a ticket's summary, is not compared)."""
-    def normal(value: Any) -> Any:
-        return value.strip().casefold() if isinstance(value, str) else value
-
-    return all(normal(made.get(key)) == normal(value) for key, value in expected.items()
-               if not (isinstance(value, str) and len(value.split()) > 3))

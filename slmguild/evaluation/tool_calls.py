@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from slmguild.agents.answer_check import figures
 from slmguild.agents.events import ToolResult
-from slmguild.evaluation.metrics import rouge_l
-from slmguild.tools.grounding import free_text
+from slmguild.knowledge.words import content_words
+from slmguild.tools.grounding import dates_in, free_text
 from slmguild.tools.steps import argument_schema
 
 if TYPE_CHECKING:
     from slmguild.agents import Expert
 
-FREE_TEXT_MATCH = 0.5  # ROUGE-L F1 from which a free-text argument says what the label says
+# The share of a free-text label's content words a made argument must keep. Fitted on 149
+# ticket summaries a person judged (`examples/acme/free_text_judgements.jsonl`, the model's
+# own and written ones): at 2/3 the judge's mistakes balance (14 said right that were not,
+# 15 the other way), so a measured share is not biased (`benchmarks/free_text_judge.py`).
+FREE_TEXT_RECALL = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -88,20 +94,54 @@ def tool_case_rows(rows: Sequence[dict[str, Any]]) -> list[ToolCase]:
             for row in rows]
 
 
-def same(expected: Any, actual: Any, spec: dict[str, Any]) -> bool:
+def same(expected: Any, actual: Any, spec: Mapping[str, Any]) -> bool:
     """Argument equality as a person would judge it, `spec` being the argument's schema.
 
-    A left-out argument has its default; numbers agree to 1e-6; free text (a ticket's
-    summary: no enum, pattern or format) says the same when its ROUGE-L F1 with the
-    label reaches FREE_TEXT_MATCH; anything else is compared regardless of case and spacing.
+    A left-out argument has its default. Identifiers, choices and other strings are exact
+    but for case and spacing; numbers agree to 1e-6; dates (`format: date`) name the same
+    day however written ("2027-03-03", "3 March 2027"); free text (a ticket's summary: no
+    enum, pattern or format) is judged by `says_the_same`.
     """
     if actual is None:
         actual = spec.get("default")
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return abs(expected - actual) < 1e-6
+    if spec.get("format") == "date":
+        return bool(_days(expected) & _days(actual))
     if free_text(spec):
-        return rouge_l(str(actual or ""), str(expected)) >= FREE_TEXT_MATCH
+        return says_the_same(str(actual or ""), str(expected))
     return str(expected).strip().lower() == str(actual).strip().lower()
+
+
+def says_the_same(text: str, label: str) -> bool:
+    """Whether free text says what its label says, as a person reading both would judge:
+    it keeps every figure and code of the label (a room, an error code: what a wrong
+    detail gets wrong) and FREE_TEXT_RECALL of its content words, however worded.
+
+    A person's reading of 149 ticket summaries agrees with it on 0.79 of them, fitted on
+    one half of the requests and judged on the other (ROUGE-L F1 >= 0.5: 0.60)."""
+    return kept_share(text, label) >= FREE_TEXT_RECALL
+
+
+def kept_share(text: str, label: str) -> float:
+    """The share of the label's content words `text` keeps; 0 if it loses a figure or code."""
+    if not set(figures(label)) <= set(figures(text)):
+        return 0.0
+    wanted = set(content_words(label))
+    return len(wanted & set(content_words(text))) / len(wanted) if wanted else 1.0
+
+
+def same_arguments(expected: Mapping[str, Any], made: Mapping[str, Any], properties: Mapping[str, Any]) -> bool:
+    """Every expected argument `same` as made (`properties`: the tool's argument schemas);
+    an argument nobody expected is not judged."""
+    return all(same(value, made.get(name), properties.get(name, {})) for name, value in expected.items())
+
+
+def _days(value: Any) -> set[date]:
+    """The day a date argument names (the possible days, for "03/04/2027"); none if it
+    names no single date."""
+    found = dates_in(str(value or ""))
+    return found[0] if len(found) == 1 else set()
 
 
 async def run_tool_case(expert: Expert, case: ToolCase) -> ToolOutcome:
@@ -114,9 +154,8 @@ async def run_tool_case(expert: Expert, case: ToolCase) -> ToolOutcome:
     right_tool = bool(ran) and ran[0].tool == case.tool
     right_arguments = False
     if right_tool:
-        specs = argument_schema(expert.parser.tools[ran[0].tool]).get("properties", {})
-        right_arguments = all(same(value, ran[0].arguments.get(key), specs.get(key, {}))
-                              for key, value in case.arguments.items())
+        properties = argument_schema(expert.parser.tools[ran[0].tool]).get("properties", {})
+        right_arguments = same_arguments(case.arguments, ran[0].arguments, properties)
     return ToolOutcome(
         case, len(observations), sum(o.status not in ("invalid", "unknown") for o in observations),
         tuple(o.tool for o in ran), right_tool, right_arguments, seconds,
