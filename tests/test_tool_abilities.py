@@ -51,6 +51,8 @@ def set_priority(ticket_id: Annotated[str, Field(pattern=r"^IT-[0-9]{4}$")], pri
     ("ok can you approve it for me so I can book flights?", [("approv", "approve it for me")]),
     ("Please open a ticket: the printer is jammed", [("open", "open a ticket")]),
     ("could you just quickly reset it", [("reset", "reset it")]),
+    ("can't you just approve it?", [("approv", "approve it")]),   # a negative question asks too
+    ("couldn’t someone reset my password", [("reset", "reset my password")]),
     ("can you help me open a ticket", [("open", "open a ticket")]),
     ("Convert 250 EUR to USD", []),                        # no polite ask: not judged
     ("can you get someone to look at it?", []),            # "get" says nothing a verb can judge

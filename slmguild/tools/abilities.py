@@ -40,9 +40,11 @@ from slmguild.tools.steps import argument_schema
 
 # Words between the ask and its verb: "could you please help me open a ticket".
 _FILLER = r"(?:(?:please|pls|plz|just|also|quickly|kindly|maybe|possibly|now|help me|try to|go ahead and)\s+)*"
-# A polite ask and the words after it: "can you bump it up to urgent", "please open a ticket".
+# A polite ask and the words after it: "can you bump it up to urgent", "please open a ticket",
+# "can't you just approve it?" (a negative question asks as much).
 _ASK = re.compile(
-    rf"\b(?:(?:can|could|would|will)\s+(?:you|u|someone|somebody|anyone)|please|pls|plz|kindly)\s+{_FILLER}"
+    r"\b(?:(?:can(?:not|['’]?t)?|could(?:n['’]?t)?|would(?:n['’]?t)?|will|won['’]?t)\s+(?:you|u|someone|somebody|anyone)"
+    rf"|please|pls|plz|kindly)\s+{_FILLER}"
     r"(?P<action>[a-z][a-z'-]*(?:[^,.;:!?]*))",
     re.IGNORECASE,
 )
