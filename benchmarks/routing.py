@@ -6,7 +6,7 @@
 
 Each CLINC150 domain is one expert. Its exemplars are k train rows PER INTENT (`--per
 intent`, the default), grouped by intent (sub-topic); `--per domain` draws k rows per
-domain instead, still grouped by their intents (the README shows it is far weaker).
+domain instead, still grouped by their intents (docs/performance.md shows it is far weaker).
 Each expert's description lists its 15 intents in words ("freeze account, routing, pin
 change, ..."): the trained routers learn its topic phrases as `router train` does
 (`with_description_topics`); "trained, exemplars only" is the trained router without them.

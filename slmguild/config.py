@@ -200,7 +200,7 @@ class KnowledgeSettings(_Strict):
 
 
 class AnswerConfig(_Strict):
-    """How an expert writes its answer (README, "Grounded answers").
+    """How an expert writes its answer (docs/answers.md).
 
     grounded: the model states the answer in one short sentence from the passages most
     like the question, the sentence is checked against them and leads the answer with its
@@ -443,7 +443,7 @@ class RoutingConfig(_Strict):
     def _relative_to_guild(cls, value: str | None, info: ValidationInfo) -> str | None:
         return _resolve_path(value, info)
 
-    # Chosen on the example guild (README, "Routing, escalation and sessions"): routing
+    # Chosen on the example guild (docs/routing.md): routing
     # accuracy up by 3-4 points on two sets, out-of-scope requests kept away as before.
     document_match: float | None = Field(
         0.4, ge=-1, le=1,

@@ -14,7 +14,7 @@ question and the tools' results (the *evidence*):
   content words (stemmed, stop words aside) in one passage or tool result (the question's
   words count for all). A sentence the model made up ("takes effect within 3 seconds",
   "enter a new username") brings words that no passage has. The false-alarm rate of this rule is measured by
-  `benchmarks/answers.py --check` (README, "Grounded answers").
+  `benchmarks/answers.py --check` (docs/answers.md).
 """
 
 from __future__ import annotations

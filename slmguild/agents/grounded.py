@@ -1,7 +1,7 @@
 """Grounded answers: what the documents and tools say, checked before it is shown.
 
 A 135M model that is handed the right document still invents steps and figures. So an
-expert with knowledge or tools answers in three moves (README, "Grounded answers"):
+expert with knowledge or tools answers in three moves (docs/answers.md):
 
 1. **narrow**: the passages of the retrieved chunks most like the question (sentences,
    list items, table rows under their headings; `slmguild.knowledge.passages`);
@@ -10,7 +10,7 @@ expert with knowledge or tools answers in three moves (README, "Grounded answers
 3. **check**: every figure of the draft must occur in that evidence, in its own context,
    and every sentence must be supported by one passage (`answer_check`).
 
-The answer *leads with the answer* (README, "Grounded answers"): one sentence that states
+The answer *leads with the answer* (docs/answers.md): one sentence that states
 what was asked, then its source. The lead is the model's draft when it passes the check;
 when it fails, the best-ranked passage, or what the tool returned, as a sentence. An invented figure is
 never shown. The other passages are not pasted: they travel as the reply's sources (the
@@ -40,7 +40,7 @@ from slmguild.knowledge.words import content_words
 from slmguild.serving import capped
 from slmguild.tools import Observation
 
-# Measured on the example guild (README, "Grounded answers"): the question first, then the
+# Measured on the example guild (docs/answers.md): the question first, then the
 # notes, then one sentence asked for, under a short system prompt — not the expert's long one.
 DRAFT_SYSTEM = "You answer questions from the notes you are given."
 DRAFT_PROMPT = "Question: {question}\n\nNotes:\n{notes}\n\nReply with one short sentence from the notes that answers the question."
@@ -121,7 +121,7 @@ class Findings:
         (what was asked of a tool is what the tool answered), else the best-ranked passage;
         `also` is the best other passage, cited.
 
-        Measured on the dev questions (README, "Grounded answers"): the best-ranked passage
+        Measured on the dev questions (docs/answers.md): the best-ranked passage
         leads with the key facts more often than the passage nearest to a refused draft."""
         if self.answered:
             return " ".join(obs.sentence for obs in self.results if obs.status == "ok"), (), ""

@@ -1,7 +1,7 @@
 """Training data that is an expert's own work, in the very prompts it is served with.
 
 An adapter that memorizes facts is the wrong job for a small model: the facts are in the
-expert's knowledge store. What it can learn is the expert's work (README, "Fine-tuning"):
+expert's knowledge store. What it can learn is the expert's work (docs/finetune.md):
 
 - **Grounded answers** (retrieval-augmented fine-tuning, RAFT: Zhang et al. 2024). Each
   question goes through the expert's own search and passage selection, and becomes the

@@ -1,7 +1,7 @@
 """A sentence encoder tuned to tell the guild's sub-topics apart, for routing.
 
 The trained router's ceiling is its encoder: on CLINC150 every classifier tried over the
-frozen all-MiniLM-L6-v2 embeddings stopped at 96–96.4% in-scope accuracy (README,
+frozen all-MiniLM-L6-v2 embeddings stopped at 96–96.4% in-scope accuracy (docs/performance.md,
 "Routing"). Tuning the encoder itself on the exemplars, SetFit-style (Tunstall et al.
 2022), moves requests of one sub-topic together and those of different sub-topics apart:
 
@@ -35,7 +35,7 @@ BASE_ENCODER = "all-minilm-l6-v2"  # the catalog's fp32 MiniLM: the weights that
 
 @dataclass(frozen=True)
 class EncoderTuning:
-    """How the encoder is tuned; the defaults are those measured on CLINC150 (README, "Routing")."""
+    """How the encoder is tuned; the defaults are those measured on CLINC150 (docs/performance.md, "Routing")."""
 
     epochs: int = 4
     pairs_per_batch: int = 32

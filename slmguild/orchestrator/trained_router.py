@@ -9,7 +9,7 @@ An expert's score is the probability of its classes together, so scores are comp
 across experts and one threshold, fitted on labelled rows by what a mistake costs
 (`RoutingCosts`), decides when nobody owns a request. On CLINC150 it refused 84% of
 out-of-scope requests where the centroids refused 62%, at the same in-scope accuracy
-(README, "Routing").
+(docs/performance.md, "Routing").
 
 Fitting needs scikit-learn (`pip install 'slmguild[router]'`); routing needs only numpy:
 the model is a weight matrix in a `.npz` file beside the guild file."""
@@ -58,7 +58,7 @@ def with_description_topics(exemplars: Mapping[str, Mapping[str, Sequence[str]]]
     (`topic:PHRASE`): a sub-topic that no exemplar covers is still named by the
     description. On CLINC150 with 10 exemplars per domain, spread over 15 intents, they
     raised in-scope accuracy by ~14 points; where exemplars cover every sub-topic they
-    change little (README, "Routing")."""
+    change little (docs/performance.md, "Routing")."""
     merged = {expert: {name: list(group) for name, group in groups.items()} for expert, groups in exemplars.items()}
     for expert, description in descriptions.items():
         for phrase in description_topics(description):

@@ -5,7 +5,7 @@ inside the graph (Cast, Mul): onnxruntime folds that away once at load and multi
 float32. Quantized dynamically (weights uint8 per output channel, each activation
 quantized on the fly), the products run as integer ones: measured 2.1 vs 3.3 ms a query
 on a 2-core x86 machine, vectors at a mean cosine of 0.993 to the shipped ones (CLINC150
-requests; README, Performance).
+requests; docs/performance.md).
 
 Uses onnxruntime's own quantization tools (they need the `onnx` package).
 """

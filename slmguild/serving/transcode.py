@@ -1,7 +1,7 @@
 """Re-encode a GGUF model's weights as Q8_0, the quantization llama.cpp evaluates prompts fastest on a CPU.
 
-The default chat model ships as Q4_1. Measured on a 2-core x86 machine (README, "Fast
-turns"), llama.cpp evaluates prompts ~1.5x faster from Q8_0 than from Q4_1 and generates
+The default chat model ships as Q4_1. Measured on a 2-core x86 machine (docs/performance.md,
+"Turns"), llama.cpp evaluates prompts ~1.5x faster from Q8_0 than from Q4_1 and generates
 at the same speed; a small expert's turn is mostly prompt evaluation. Q8_0 keeps 8 bits
 per weight where Q4_1 kept 4, so the re-encoded weights are Q4_1's to within ~1/230 of
 each block's largest weight (half a Q8_0 step, and its scale's rounding): the same
