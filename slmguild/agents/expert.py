@@ -233,7 +233,8 @@ class Expert:
             yield from self._grounded_answer(turn)
             return
         answer: list[str] = []
-        started, engine = time.perf_counter(), dict[str, Any]()
+        engine: dict[str, Any] = {}
+        started = time.perf_counter()
         model = sampled(self.model, options) if options else self.model
         with backend_errors(self.spec):
             for chunk in model.stream(self._answer_messages(turn)):

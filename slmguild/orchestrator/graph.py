@@ -121,7 +121,8 @@ class TurnWork:
             self.tool_calls.append({**asdict(event.observation), "expert": event.expert, **approval})
         elif not isinstance(event, ToolCall | Handoff):  # a chunk of the answer
             if event.usage_metadata:
-                self.usage = {key: int(value) for key, value in event.usage_metadata.items() if isinstance(value, int)}
+                # The token counts; the per-kind details (dicts) are not a reply's usage.
+                self.usage = {key: value for key, value in event.usage_metadata.items() if isinstance(value, int)}
             if not event.text:
                 return
             # Joining strings, not adding message chunks: this runs once per token.

@@ -330,7 +330,10 @@ class Guild:
             if plan is not None:
                 return {"expert": None, "plan": plan.model_dump(), "scores": {},
                         "reason": f"spans {', '.join(plan.experts)}"}
-        decision = self._route_follow_up(follow_up, current) if follow_up is not None else self.router.route(message, current)
+        if follow_up is not None:
+            decision = self._route_follow_up(follow_up, current)
+        else:
+            decision = self.router.route(message, current)
         if decision.expert is not None:
             return {"expert": decision.expert, "reason": decision.reason, "scores": decision.scores, **found}
         target = ESCALATION if self.escalation is not None else FALLBACK

@@ -271,11 +271,9 @@ def _result(server: str, result: CallToolResult) -> Any:
         raise ToolException(text or f"the MCP server '{server}' reported an error")
     structured = result.structured_content
     if structured is not None:
-        try:
+        with suppress(ValueError):  # text that is not JSON says more than the structure: the text is the result
             if not text or json.loads(text) == structured:
                 return structured
-        except ValueError:
-            pass
     return text
 
 
