@@ -87,6 +87,27 @@ def scripted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
 
 
+# A free answer as a model might write it: Markdown, a link, a citation, and HTML that a
+# document or a prompt injection put there, which must show as text and never run.
+MARKDOWN_ANSWER = ("Reset it **yourself** at https://selfservice.acme.example/vpn [vpn-password-reset]\n\n"
+                   "1. Open the portal.\n2. Click `Reset`.\n\n<img src=x onerror=\"window.pwned = true\">")
+
+
+@pytest.fixture(scope="module")
+def markdown_site(ingested_example: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server with the example guild's IT expert, its documents searched for real,
+    and a scripted model whose answer is `MARKDOWN_ANSWER`."""
+    require_browser()
+    config = slmguild.load_config(ingested_example, {"answer": {"strategy": "generative"}})
+    config.sessions.store = str(tmp_path_factory.mktemp("sessions") / "sessions.sqlite")
+    config.routing.model = None
+    config.experts = {"it": config.experts["it"]}
+    config.experts["it"].tools = []
+    model = ScriptedModel(replies=[MARKDOWN_ANSWER])
+    with serving(create_app(slmguild.Guild(config, models=lambda _role, _spec: model))) as base_url:
+        yield base_url
+
+
 @pytest.fixture
 def artifacts(tmp_path: Path) -> Path:
     """Where screenshots go: $SLMGUILD_ARTIFACTS (CI can keep it), else the test's tmp_path."""
@@ -186,6 +207,25 @@ def test_a_multi_expert_turn_keeps_its_plan_when_it_is_done(browser, scripted_si
 
     browser.refresh()  # the saved trace, from the server's history, shows the same plan
     assert plan_items(finished_turn(browser, timeout_s=10)) == items
+
+
+def test_the_answer_shows_as_markdown_runs_no_html_and_its_citation_opens_the_source(browser, markdown_site):  # noqa: F811
+    browser.get(f"{markdown_site}/")
+    browser.find_element(By.CSS_SELECTOR, "#message").send_keys(QUESTION, Keys.ENTER)
+    turn = finished_turn(browser, timeout_s=60)
+    answer = turn.find_element(By.CSS_SELECTOR, ".answer")
+    assert answer.find_element(By.CSS_SELECTOR, "p strong").text == "yourself"
+    assert answer.find_element(By.CSS_SELECTOR, "p a[target=_blank]").get_attribute("href") == (
+        "https://selfservice.acme.example/vpn")
+    assert [item.text for item in answer.find_elements(By.CSS_SELECTOR, "ol li")] == ["Open the portal.", "Click Reset."]
+    assert answer.find_element(By.CSS_SELECTOR, "ol li code").text == "Reset"
+    # The HTML is text: no element made of it, nothing of it ran.
+    assert not answer.find_elements(By.CSS_SELECTOR, "img") and "<img src=x" in answer.text
+    assert browser.execute_script("return window.pwned") is None
+    answer.find_element(By.CSS_SELECTOR, "a.cite").click()
+    assert turn.find_element(By.CSS_SELECTOR, "details.trace").get_attribute("open") is not None
+    cited = turn.find_element(By.CSS_SELECTOR, ".trace .source.cited")
+    assert cited.get_attribute("data-id") == "vpn-password-reset" and cited.is_displayed()
 
 
 @pytest.fixture

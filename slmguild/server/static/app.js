@@ -211,6 +211,16 @@ class Turn {
     if (follow) scrollToBottom();
   }
 
+  /** Opens the trace at the source cited as [id], scrolled into view and marked. */
+  openSource(id) {
+    this.details.open = true;
+    const item = [...this.traceBody.querySelectorAll(".source")].find((node) => node.dataset.id === id);
+    if (!item) return;
+    for (const node of this.traceBody.querySelectorAll(".source.cited")) node.classList.remove("cited");
+    item.classList.add("cited");
+    item.scrollIntoView({ block: "nearest" });
+  }
+
   addTrace(patch) {
     Object.assign(this.trace, patch);
     this.traceBody.replaceChildren(...traceSections(this.trace));
@@ -282,7 +292,7 @@ class Turn {
 
   finish() {
     // Models often open or close with blank lines; the final text is what the session keeps.
-    this.text.data = this.text.data.trim();
+    this.answer.replaceChildren(...markdown(this.text.data.trim(), (id) => this.openSource(id)));
     this.setStatus(summary(this.trace));
     this.setState("done");
   }
@@ -306,6 +316,68 @@ function summary(trace) {
   const parts = [trace.model];
   if (typeof trace.latency_s === "number") parts.push(`${formatNumber(trace.latency_s, 1)} s`);
   return parts.filter(Boolean).join(" · ");
+}
+
+// ---- The answer's Markdown -------------------------------------------------------------
+
+const LIST_LINE = /^\s*([-*+]|\d{1,2}[.)])\s+(.*)$/;
+// **strong**, `code`, a citation [doc-id], an http(s) URL (trailing punctuation left out).
+const INLINE = /\*\*(.+?)\*\*|`([^`]+)`|\[([A-Za-z0-9][\w.-]*)\]|(https?:\/\/[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'"])/g;
+
+/**
+ * The answer's Markdown as elements: paragraphs, "- " and "1. " lists, **strong**, `code`,
+ * links, and citations ([doc-id]) that open their source in the trace (`cite(id)`). Built
+ * from text nodes only, so nothing in a document, a model's answer or a user's message
+ * ever runs as HTML: the page renders a subset of Markdown, sanitized by construction.
+ */
+function markdown(text, cite) {
+  const blocks = [];
+  for (const block of text.split(/\n{2,}/)) {
+    let list = null;
+    let paragraph = null;
+    for (const line of block.split("\n")) {
+      const item = LIST_LINE.exec(line);
+      if (item) {
+        const ordered = /\d/.test(item[1]);
+        if (!list || (list.tagName === "OL") !== ordered) {
+          list = ordered ? el("ol", { start: String(parseInt(item[1], 10)) }) : el("ul");
+          blocks.push(list);
+        }
+        list.append(el("li", {}, ...inline(item[2], cite)));
+        paragraph = null;
+      } else if (line.trim()) {
+        if (!paragraph) blocks.push((paragraph = el("p")));
+        else paragraph.append(el("br"));
+        paragraph.append(...inline(line, cite));
+        list = null;
+      }
+    }
+  }
+  return blocks;
+}
+
+/** One line's inline Markdown as text nodes and elements. */
+function inline(line, cite) {
+  const nodes = [];
+  let last = 0;
+  for (const match of line.matchAll(INLINE)) {
+    nodes.push(line.slice(last, match.index));
+    const [, strong, code, citation, url] = match;
+    if (strong !== undefined) nodes.push(el("strong", {}, strong));
+    else if (code !== undefined) nodes.push(el("code", {}, code));
+    else if (url !== undefined) nodes.push(el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
+    else {
+      const link = el("a", { href: "#", class: "cite", "data-id": citation }, `[${citation}]`);
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        cite(citation);
+      });
+      nodes.push(link);
+    }
+    last = match.index + match[0].length;
+  }
+  nodes.push(line.slice(last));
+  return nodes.filter(Boolean);
 }
 
 // ---- The trace ---------------------------------------------------------------------------
@@ -365,7 +437,7 @@ function sourceItem(source) {
   ].filter(Boolean);
   return el(
     "li",
-    { class: "source" },
+    { class: "source", "data-id": source.id ?? "" },
     el("strong", {}, source.heading || source.id || "source"),
     " ",
     el("code", { class: "path" }, source.source ?? source.chunk ?? ""),
