@@ -222,7 +222,7 @@ class AnswerConfig(_Strict):
     min_similarity: float = Field(
         0.3, ge=-1, le=1,
         description="A passage less similar to the question than this is not relevant; with none left, "
-        "the answer says that nothing was found",
+        "the answer says that nothing was found (benchmarks/not_found.py measures a threshold)",
     )
     max_tokens: int = Field(48, ge=8, le=4096, description="Length of the model's sentence, at most (tokens)")
     not_found: str = Field(

@@ -25,6 +25,8 @@ QUICK = {
     "finetune.py": ["--parts", "serving", "--turns", "2"],
     "free_text_judge.py": [],
     "load.py": ["--sessions", "2", "--turns", "1"],
+    "not_found.py": ["--limit", "4", "--data", "examples/acme/answers_dev.jsonl",
+                     "--heldout", "examples/acme/answers_unanswerable_heldout.jsonl"],
     "overhead.py": ["--turns", "5"],
     "retrieval.py": ["--scales", "300"],
     "routing.py": ["--train", str(SAMPLE / "train.jsonl"), "--eval", str(SAMPLE / "val.jsonl"),

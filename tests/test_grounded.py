@@ -15,8 +15,9 @@ from slmguild.agents.answer_check import Evidence, figures
 from slmguild.agents.grounded import Findings
 from slmguild.config import load_config
 from slmguild.knowledge import KnowledgeBase
+from slmguild.knowledge.answer_types import asked_types, stated
 from slmguild.knowledge.chunks import Chunk, Hit
-from slmguild.knowledge.passages import Passage, distinctive_share, split_passages
+from slmguild.knowledge.passages import Passage, distinctive_share, select_passages, split_passages
 from slmguild.testing import FakeEmbedder, ScriptedModel
 from slmguild.tools.executor import Observation
 from slmguild.tools.side_effects import only_asks
@@ -76,7 +77,28 @@ def test_the_check_catches_an_invented_figure_and_an_unsupported_sentence_but_no
     assert made_up.unsupported_sentences and not made_up.unsupported_figures
     assert evidence.check("Which card do you mean?").passed  # a question back claims nothing
     echo = evidence.check("What is the card limit?")
-    assert echo.restates_question and not echo.passed  # it answers nothing
+    assert echo.adds_nothing and not echo.passed  # it answers nothing
+    # What a 135M model drafted on the dev questions: no word or figure of the passages.
+    for empty in ("Awesome!", "Here is a response:", 'The answer is: "No."'):
+        assert evidence.check(empty).adds_nothing, empty
+    assert not evidence.check("Call 4357.").adds_nothing  # a figure of the passages is an answer
+
+
+def test_a_passage_that_states_the_kind_of_value_asked_for_ranks_first(monkeypatch):
+    question = "Which port does ssh connect to unless I say otherwise?"
+    assert [kind.name for kind in asked_types(question)] == ["number", "default"]
+    assert [kind.name for kind in asked_types("How long until I get a new phone?")] == ["duration"]
+    assert not asked_types("Is the guest wifi free?")
+    assert [kind.name for kind in stated(asked_types(question), "The default is 22.")] == ["number", "default"]
+    assert stated(asked_types("which option keeps access times?"), "--atime-preserve: Preserve access times.")
+    how_to = asked_types("How do I reset my password?")
+    assert stated(how_to, "Resetting: 1. Open the portal.\n2. Click Reset.") and not stated(how_to, "Open the portal.")
+    entry = Hit(Chunk("ssh_config.5", 0, "## Port\n\nSpecifies the port number that ssh connects to on the remote host. "
+                      "The default is 22.", "ssh_config", "", "", ""), 1.0, 1)
+    best, _ = select_passages(question, [entry], FakeEmbedder(), count=2)[0]
+    assert best.shown == "Port: The default is 22."
+    monkeypatch.setattr("slmguild.knowledge.passages.asked_types", lambda _: ())  # words alone pick the other
+    assert select_passages(question, [entry], FakeEmbedder(), count=2)[0][0].shown.startswith("Port: Specifies")
 
 
 def test_a_request_to_act_is_not_a_plain_question():
@@ -116,6 +138,13 @@ def grounded_guild(tmp_path: Path):
     return build
 
 
+def answered(guild: slmguild.Guild, question: str, *drafts: str) -> list[slmguild.Reply]:
+    """The IT expert's reply to `question` once per scripted draft."""
+    with ScriptedModel(replies=list(drafts)) as model:
+        guild.expert("it").model = model
+        return [guild.run(question, expert="it") for _ in drafts]
+
+
 def test_the_checked_draft_leads_with_its_source_and_the_passages_are_the_sources(grounded_guild):
     guild = grounded_guild()
     with ScriptedModel(replies=["Call the IT service desk on ext. 4357 at once."]) as model:
@@ -151,12 +180,17 @@ def test_a_draft_that_fails_the_check_gives_way_to_the_best_passage(grounded_gui
     assert "goat" not in unsupported.text and unsupported.trace.answer.unsupported_sentences
 
 
+def test_a_draft_beside_the_kind_of_value_asked_for_gives_way_to_the_passage_that_states_it(grounded_guild):
+    beside, on_it = answered(grounded_guild(), "How long do I have to file a police report for a stolen laptop?",
+                             "Call the IT service desk on ext. 4357 at once.", "File a police report within 48 hours.")
+    assert beside.trace.answer.draft.startswith("Call the IT") and beside.trace.answer.outcome == "quoted"
+    assert beside.text.startswith("Report it immediately: Then file a police report within 48 hours.")
+    assert on_it.trace.answer.outcome == "checked" and on_it.text.startswith("File a police report within 48 hours.")
+
+
 def test_a_draft_that_asks_the_question_back_never_leads_but_one_that_asks_for_what_is_missing_does(grounded_guild):
-    guild = grounded_guild()
-    with ScriptedModel(replies=["My laptop was stolen: who do I call?", "Which laptop model was it?"]) as model:
-        guild.expert("it").model = model
-        echoed = guild.run("My laptop was stolen, who do I call?", expert="it")
-        asks = guild.run("My laptop was stolen, who do I call?", expert="it")
+    echoed, asks = answered(grounded_guild(), "My laptop was stolen, who do I call?",
+                            "My laptop was stolen: who do I call?", "Which laptop model was it?")
     assert echoed.trace.answer.outcome == "quoted" and echoed.text.startswith("Report it immediately: Call the IT")
     assert asks.trace.answer.outcome == "checked" and asks.text.startswith("Which laptop model was it?")
 

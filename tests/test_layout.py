@@ -84,3 +84,6 @@ def test_a_real_pdf_keeps_its_outline_as_headings_and_its_paragraphs_whole():
 def test_one_sentence_splitter_keeps_abbreviations_before_figures():
     assert split_sentences("Call ext. 4357 now. Then use e.g. Berlin. It is No. 5 vs. 6.") == [
         "Call ext. 4357 now.", "Then use e.g. Berlin.", "It is No. 5 vs. 6."]
+    # A numbered section's heading before its text (PDF manuals) ends no sentence.
+    assert split_sentences("2.1. The package files: Run update-mime-database. Then log in.") == [
+        "2.1. The package files: Run update-mime-database.", "Then log in."]

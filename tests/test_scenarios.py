@@ -125,7 +125,7 @@ def test_a_multi_expert_turn_is_routed_to_each_part_expert():
 BROKEN = """\
     name: a deliberately broken scenario
     turns:
-      - user: How do I reset my VPN password?
+      - user: Where do I reset my VPN password?
         replies: {it: ["Open https://selfservice.acme.example/vpn."]}
         expect: {routed_to: it, retrieved: [vpn-password-reset], answer_contains: ["[vpn-password-reset]"]}
       - user: How many days of annual leave do I get per year?
@@ -140,7 +140,8 @@ def test_a_broken_scenario_reports_the_failing_turn_with_its_expectation_and_tra
     result = ScenarioRunner().run(load_scenario(write_scenario(BROKEN)), "scripted")
     first, second = result.turns
     # The scripted draft passed the check: it leads, with the document it rests on.
-    assert first.passed and first.reply.text.startswith("Open https://selfservice.acme.example/vpn. [vpn-password-reset]")
+    lead = first.reply.text.splitlines()[0]
+    assert first.passed and lead.startswith("Open https://selfservice.acme.example/vpn. [") and "[vpn-password-reset]" in lead
     assert not result.passed and not second.passed
     # hr skipped its tool step (a plain question, nearest one it answers itself): its first
     # request is the grounded answer's, with the question and the notes found for it.
@@ -249,9 +250,9 @@ def test_the_pytest_plugin_collects_scenarios_blocks_real_models_and_offers_fixt
             assert reply.trace.tools[0].status == "ok"
 
         async def test_async(guild, scripted_model):
-            scripted_model.replies += expert_replies(guild.expert("it"), ["Use the portal."])
-            reply = await guild.arun("How do I reset my VPN password?")
-            assert reply.text.startswith("Use the portal.")
+            scripted_model.replies += expert_replies(guild.expert("it"), ["Use the self-service portal."])
+            reply = await guild.arun("Where do I reset my VPN password?")
+            assert reply.text.startswith("Use the self-service portal.")
 
         def test_unused_replies_fail(scripted_model):
             scripted_model.replies.append("never asked")

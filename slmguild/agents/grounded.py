@@ -32,6 +32,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from slmguild.agents.answer_check import CheckResult, Evidence, figures
 from slmguild.config import AnswerConfig
+from slmguild.knowledge.answer_types import asked_types, stated
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.citations import source_id
 from slmguild.knowledge.passages import Passage, select_passages
@@ -90,7 +91,7 @@ class Grounding:
             "lead": self.lead,
             "unsupported_figures": list(self.check.unsupported_figures),
             "unsupported_sentences": list(self.check.unsupported_sentences),
-            "restates_question": self.check.restates_question,
+            "adds_nothing": self.check.adds_nothing,
             "outcome": self.outcome,
         }
 
@@ -115,6 +116,18 @@ class Findings:
         """Whether `sentence` states a figure of a tool's result."""
         results = {figure for obs in self.results if obs.status == "ok" for figure in figures(obs.content)}
         return bool(results & set(figures(sentence)))
+
+    def misses_the_kind(self, question: str, sentence: str) -> bool:
+        """Whether `sentence` states no value of the kinds `question` asks for (a duration,
+        a default, an option, the steps: `answer_types`) where the best-ranked passage
+        does: asked "how far ahead do flights need to be booked?", a draft about the class
+        of travel is true and beside the question, and "14 days" stands in the passage; asked
+        "how do I reset my VPN password?", one sentence is no steps. A question back (asking
+        for what is missing) states no value and needs none."""
+        kinds = asked_types(question)
+        if not kinds or not self.passages or sentence.endswith("?"):
+            return False
+        return not stated(kinds, sentence) and bool(stated(kinds, self.passages[0][0].shown))
 
     def lead(self) -> tuple[str, tuple[str, ...], str]:
         """(lead, source ids, also) when no checked draft leads: a tool's result as a sentence
@@ -235,7 +248,8 @@ class GroundedAnswerer:
         # that asks the user's question back answers nothing (asking for a missing ticket
         # number, with a word of its own, is an answer).
         echoed = draft.endswith("?") and _word_parts(draft) <= _word_parts(question)
-        if draft and not echoed and check.passed and (not found.answered or found.states_a_result(draft)):
+        if (draft and not echoed and check.passed and not found.misses_the_kind(question, draft)
+                and (not found.answered or found.states_a_result(draft))):
             grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", draft,
                                   *found.source_of(draft))
         else:

@@ -301,8 +301,8 @@ def trace_tree(trace: TurnTrace, expert: str) -> Tree:
             node.add(f"[yellow]unsupported figure: {escape(problem)}[/]")
         for problem in answer.unsupported_sentences:
             node.add(f"[yellow]unsupported sentence: {escape(_clip(problem, 120))}[/]")
-        if answer.restates_question:
-            node.add("[yellow]the draft only restates the question[/]")
+        if answer.adds_nothing:
+            node.add("[yellow]the draft adds nothing to the question[/]")
     if trace.steps:
         node = tree.add("steps:")
         for step in trace.steps:

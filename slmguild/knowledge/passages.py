@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from slmguild.knowledge.answer_types import asked_types, stated
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.sentences import split_sentences
 from slmguild.knowledge.words import content_words
@@ -35,16 +36,6 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 # less often in its first sentence, which is what a reader reads first.
 RANK_PRIOR = 0.3
 WORD_WEIGHT = 1.0
-# A how-to question is answered by the steps: a numbered list of two steps or more ranks up
-# by HOW_TO_STEPS. An embedder finds "how do I reset my VPN password?" nearer a sentence that
-# says those words than the steps that do it; at 0.6 the steps rank first there, and the
-# dev questions of both example guilds answer as before (extractive lead 0.697 / 0.467).
-HOW_TO_STEPS = 0.6
-_HOW_TO = re.compile(
-    r"\b(?:how\s+(?:do|can|should|would|could|to)\b|what\s+(?:are\s+)?the\s+steps\b|steps\s+(?:to|for)\b)",
-    re.IGNORECASE,
-)
-_STEP = re.compile(r"^\s*\d{1,2}[.)]\s+", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -119,10 +110,12 @@ def select_passages(
     A passage is ranked by its cosine with the question, plus `RANK_PRIOR / rank` of its
     chunk (the search saw the whole chunk, the passage alone may not name its topic), plus
     `WORD_WEIGHT` times its share of the question's distinctive words (`distinctive_share`):
-    the rows of a table are alike to an embedder, "high" tells the one asked about; for a
-    how-to question, plus HOW_TO_STEPS if it is a numbered list of steps. Passages repeated across overlapping chunks are scored once, and a sentence that leads
-    a list is left out where the list is there too: the list holds it (it would take one of
-    the `count` places for less).
+    the rows of a table are alike to an embedder, "high" tells the one asked about; plus the
+    weight of each kind of value the question asks for that it states (`answer_types`:
+    "which port ... unless I say otherwise?": "Port: The default is 22."; a how-to: the
+    steps). Passages repeated across overlapping chunks
+    are scored once, and a sentence that leads a list is left out where the list is there
+    too: the list holds it (it would take one of the `count` places for less).
     """
     unique: dict[str, Passage] = {}
     for hit in hits:
@@ -142,8 +135,8 @@ def select_passages(
         + RANK_PRIOR / np.asarray([p.hit.rank for p in passages], dtype=np.float32)
         + WORD_WEIGHT * distinctive_share(question, [p.shown for p in passages])
     )
-    if _HOW_TO.search(question):
-        ranked += HOW_TO_STEPS * np.asarray([len(_STEP.findall(p.text)) >= 2 for p in passages], dtype=np.float32)
+    if kinds := asked_types(question):
+        ranked += np.asarray([sum(kind.weight for kind in stated(kinds, p.shown)) for p in passages], dtype=np.float32)
     best = np.argsort(-ranked, kind="stable")[:count]
     return [(passages[i], float(similarity[i])) for i in best]
 

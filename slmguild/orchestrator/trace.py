@@ -78,7 +78,7 @@ class AnswerTrace(_Record):
     lead: str = ""
     unsupported_figures: list[str] = Field(default_factory=list)
     unsupported_sentences: list[str] = Field(default_factory=list)
-    restates_question: bool = False
+    adds_nothing: bool = False
     outcome: str
 
 
