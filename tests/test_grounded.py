@@ -84,6 +84,15 @@ def test_the_check_catches_an_invented_figure_and_an_unsupported_sentence_but_no
     assert not evidence.check("Call 4357.").adds_nothing  # a figure of the passages is an answer
 
 
+def test_a_draft_that_runs_on_into_a_clause_of_its_own_keeps_the_start_that_passes():
+    evidence = Evidence(["Library Notes: The header file of this library is libtasn1.h."],
+                        "Which header do I include to use libtasn1?")
+    draft = "The header file of this library is libtasn1.h, which is available on all GNU platforms."
+    assert not evidence.check(draft).passed
+    assert evidence.supported_start(draft) == "The header file of this library is libtasn1.h."
+    assert evidence.supported_start("Bake it at 200 degrees, which is hot.") == ""  # no start passes
+
+
 def test_a_passage_that_states_the_kind_of_value_asked_for_ranks_first(monkeypatch):
     question = "Which port does ssh connect to unless I say otherwise?"
     assert [kind.name for kind in asked_types(question)] == ["number", "default"]
@@ -186,6 +195,15 @@ def test_a_draft_beside_the_kind_of_value_asked_for_gives_way_to_the_passage_tha
     assert beside.trace.answer.draft.startswith("Call the IT") and beside.trace.answer.outcome == "quoted"
     assert beside.text.startswith("Report it immediately: Then file a police report within 48 hours.")
     assert on_it.trace.answer.outcome == "checked" and on_it.text.startswith("File a police report within 48 hours.")
+
+
+def test_the_lead_is_the_start_of_a_draft_that_runs_on_and_the_cut_clause_stays_in_the_trace(grounded_guild):
+    [reply] = answered(grounded_guild(), "My laptop was stolen, who do I call?",
+                       "Call the IT service desk on ext. 4357 at once, which also sends you a new laptop by courier.")
+    assert reply.trace.answer.outcome == "checked"
+    assert reply.text.startswith("Call the IT service desk on ext. 4357 at once. [lost]")
+    assert reply.trace.answer.unsupported_sentences and "courier" in reply.trace.answer.draft
+    assert "courier" not in reply.text
 
 
 def test_a_draft_that_asks_the_question_back_never_leads_but_one_that_asks_for_what_is_missing_does(grounded_guild):

@@ -56,8 +56,9 @@ _LITERAL = re.compile(r"(?<![\w/~.-])(?:~?/|\.{1,2}/|--?)[\w./~-]*\w")  # a path
 class Grounding:
     """How a grounded answer was made: the evidence, the model's draft, the check, the outcome.
 
-    `outcome`: `checked` (the draft passed: it is the lead), `quoted` (no draft, or it
-    failed the check: a passage or a tool's result is the lead), `not_found` (no
+    `outcome`: `checked` (the draft passed, or its start that passes: it is the lead),
+    `quoted` (no draft, or no start of it passed the check: a passage or a tool's result is
+    the lead), `not_found` (no
     evidence), `withheld` (a generalist's answer made up a figure: `not_found` is said
     instead). `lead` is the answer's first sentence and `cites` the ids it cites (none when
     it comes from a tool or from no document).
@@ -242,16 +243,20 @@ class GroundedAnswerer:
         # One sentence was asked for: a small model runs on, and what follows its first
         # sentence is where it invents (measured on the manuals' dev questions).
         draft = next(iter(split_sentences(reply.text)), "")
-        check = draft_evidence(question, found).check(draft)
+        evidence = draft_evidence(question, found)
+        check = evidence.check(draft)
+        # A draft that states the fact and runs on into a clause of its own leads with the
+        # start that the check passes (the clause is in the trace's unsupported sentences).
+        lead = draft if check.passed else evidence.supported_start(draft)
         # What a tool returned answers what was asked of it: the draft leads only where it
         # states one of the result's figures, else the result's own sentence does. A draft
         # that asks the user's question back answers nothing (asking for a missing ticket
         # number, with a word of its own, is an answer).
-        echoed = draft.endswith("?") and _word_parts(draft) <= _word_parts(question)
-        if (draft and not echoed and check.passed and not found.misses_the_kind(question, draft)
-                and (not found.answered or found.states_a_result(draft))):
-            grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", draft,
-                                  *found.source_of(draft))
+        echoed = lead.endswith("?") and _word_parts(lead) <= _word_parts(question)
+        if (lead and not echoed and not found.misses_the_kind(question, lead)
+                and (not found.answered or found.states_a_result(lead))):
+            grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", lead,
+                                  *found.source_of(lead))
         else:
             grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "quoted", *found.lead())
         return grounding, reply

@@ -119,8 +119,9 @@ class AnswerReport:
 class DraftCounts:
     """How a grounded answer's check judged the model's drafts, against the key facts.
 
-    `shown`: drafts the check let through; `shown_without_keys`: of those, the ones that
-    do not state the key facts (misses: they passed, but do not answer); `right_drafts`:
+    `shown`: drafts the check let through (whole, or the start of them that passes);
+    `shown_without_keys`: of those, the ones whose lead does not state the key facts
+    (misses: they passed, but do not answer); `right_drafts`:
     drafts that state them without a made-up figure; `false_alarms`: of those, the ones
     the check refused.
     """
@@ -142,7 +143,7 @@ def draft_counts(answered: Sequence[AnsweredQuestion]) -> DraftCounts:
         shown, right = answer.outcome == "checked", has_keys(answer.draft, item.keys)
         counts["drafts"] += 1
         counts["shown"] += shown
-        counts["shown_without_keys"] += shown and not right
+        counts["shown_without_keys"] += shown and not has_keys(answer.lead, item.keys)  # the draft's start, maybe
         if right and not answer.unsupported_figures:
             counts["right_drafts"] += 1
             counts["false_alarms"] += not shown
