@@ -12,8 +12,8 @@ import pytest
 import slmguild
 from slmguild import Token
 from slmguild.agents.answer_check import Evidence, figures
-from slmguild.agents.grounded import Findings
-from slmguild.config import load_config
+from slmguild.agents.grounded import Findings, GroundedAnswerer
+from slmguild.config import AnswerConfig, load_config
 from slmguild.knowledge import KnowledgeBase
 from slmguild.knowledge.answer_types import asked_types, stated
 from slmguild.knowledge.chunks import Chunk, Hit
@@ -108,6 +108,23 @@ def test_a_passage_that_states_the_kind_of_value_asked_for_ranks_first(monkeypat
     assert best.shown == "Port: The default is 22."
     monkeypatch.setattr("slmguild.knowledge.passages.asked_types", lambda _: ())  # words alone pick the other
     assert select_passages(question, [entry], FakeEmbedder(), count=2)[0][0].shown.startswith("Port: Specifies")
+
+
+def test_a_follow_up_finds_its_passages_and_the_kind_it_asks_for_in_context():
+    card = Hit(Chunk("docs/cards.md", 0, "## Lost corporate card\n\nBlock the corporate card in ClaimIt at once. "
+                     "A new corporate card arrives within 10 working days.", "Cards", "", "", ""), 1.0, 1)
+    answerer = GroundedAnswerer("finance", AnswerConfig(min_similarity=0.3), FakeEmbedder)
+    follow_up, in_context = "and then?", "I lost my corporate card, what do I do? and then?"
+    assert not answerer.findings(follow_up, [card], ())  # its own words are near nothing
+    found = answerer.findings(follow_up, [card], (), context=in_context)
+    assert {p.text for p, _ in found.passages} == {"Block the corporate card in ClaimIt at once.",
+                                                    "A new corporate card arrives within 10 working days."}
+    hotels = Hit(Chunk("docs/hotels.md", 0, "| City | Limit per night |\n|---|---|\n| Paris | 200 EUR |\n"
+                       "| Munich | 170 EUR |", "Hotel limits", "", "", ""), 1.0, 1)
+    found = answerer.findings("and in munich?", [hotels], (), context="what's the hotel limit in paris? and in munich?")
+    assert [kind.name for kind in found.kinds] == ["amount"]  # asked in context: its own words ask no kind
+    assert found.passages[0][0].text == "City: Munich, Limit per night: 170 EUR"
+    assert found.misses_the_kind("Munich has a limit per night.") and not found.misses_the_kind("Munich: 170 EUR.")
 
 
 def test_a_request_to_act_is_not_a_plain_question():

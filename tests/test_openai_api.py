@@ -245,7 +245,10 @@ def test_the_real_model_is_cut_at_max_tokens_and_decodes_under_a_schema(write_gu
         assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == 5
         schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40}},
                   "required": ["answer"], "additionalProperties": False}
-        shaped = chat.create(model="tiny/it", messages=messages, max_tokens=60, response_format={
+        # The schema bounds the whole reply (40 characters, escapes and llama.cpp's at most ~22
+        # characters of whitespace between tokens included, ~330 characters): 400 tokens
+        # cannot cut it, so "stop" is certain (60 tokens was cut when the model padded).
+        shaped = chat.create(model="tiny/it", messages=messages, max_tokens=400, response_format={
             "type": "json_schema", "json_schema": {"name": "answer", "schema": schema}})
         assert shaped.choices[0].finish_reason == "stop"
         assert set(json.loads(shaped.choices[0].message.content)) == {"answer"}

@@ -196,6 +196,17 @@ def test_nearest_call_is_the_tool_of_the_nearest_labelled_request():
     assert only_calls.select("status of my ticket IT-1042").nearest_call is None
 
 
+def test_a_follow_up_calls_a_tool_only_where_its_own_words_and_its_words_in_context_agree():
+    lookups = demonstrations()
+    own, in_context = lookups.select("and is IT-1042 still open?"), lookups.select("status of my ticket IT-1042")
+    assert own.agreeing(in_context).nearest_call == "ticket_lookup" and not own.agreeing(in_context).nearest_answers
+    own, in_context = lookups.select("status of my ticket IT-1042"), lookups.select("my vpn password needs a reset")
+    assert (own.nearest_call, in_context.nearest_call) == ("ticket_lookup", None)
+    disagreed = own.agreeing(in_context)
+    assert disagreed.nearest_call is None and disagreed.nearest_answers  # as if answered without a tool
+    assert disagreed.shown == in_context.shown  # the model is shown what is nearest the question in context
+
+
 @slmguild.tool(examples=[("open a ticket please", {"summary": "Printer jammed"})])
 def open_ticket(summary: str) -> str:
     """Open an IT ticket.

@@ -65,8 +65,9 @@ class Evidence:
         self.sentences = sentences  # False: figures only (a tool's JSON has few of an answer's words)
         self._asked = set(content_words(question))
         self._asked_figures = {normal for f in figures(question) for normal in _normal_forms(f)}
-        self._said = [set(content_words(text)) for text in texts]
-        self._words = [self._asked | words for words in self._said] or [self._asked]
+        said = [set(content_words(text)) for text in texts]
+        self._all_said = set().union(*said)  # every content word of the evidence
+        self._words = [self._asked | words for words in said] or [self._asked]
         self._figures = {normal for text in [question, *texts] for f in figures(text) for normal in _normal_forms(f)}
         self._numbers = [number for text in texts for number in numbers_in_context(text)]
 
@@ -100,16 +101,17 @@ class Evidence:
         """Whether `answer` tells nothing that the question does not: none of its figures is
         new, and it has no content word of its own (an echo of the question) or — where
         only passages are the evidence, and it is no question back — fewer than
-        `_MIN_CONTENT_WORDS` of theirs. Drafts of the 135M model that passed every other check on the dev questions:
-        "Awesome!", "A: Bonjour, bonjour!", "Here is a response:", 'The answer is: "No."'."""
+        `_MIN_CONTENT_WORDS` of theirs. Drafts of the 135M model that passed every other
+        check on the dev questions: "Awesome!", "A: Bonjour, bonjour!", "Here is a
+        response:", 'The answer is: "No."'."""
         if any(not _normal_forms(f) & self._asked_figures for f in figures(answer)):
             return False
         own = set(content_words(answer)) - self._asked
         # A question back, or an answer from a tool's result (its JSON has few of an
         # answer's words: "I could not find a ticket IT-9999."), needs a word of its own only.
-        if not self._said or not self.sentences or answer.rstrip().endswith("?"):
+        if not self._all_said or not self.sentences or answer.rstrip().endswith("?"):
             return bool(self._asked) and not own
-        return len(own & set().union(*self._said)) < _MIN_CONTENT_WORDS
+        return len(own & self._all_said) < _MIN_CONTENT_WORDS
 
     def _in_context(self, forms: set[str], words: set[str]) -> bool:
         """Whether a number (its normal `forms`) stands in the evidence beside one of the

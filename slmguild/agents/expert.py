@@ -52,7 +52,6 @@ from slmguild.concurrency import drive, relay
 from slmguild.config import Generation, ModelSpec
 from slmguild.knowledge import Hit, Retriever
 from slmguild.knowledge.citations import context_block, missing_citation, source_id
-from slmguild.knowledge.words import content_words
 from slmguild.serving import backend_errors, sampled
 from slmguild.tools import (
     AnswerStep,
@@ -127,16 +126,6 @@ class ExpertTurn:
             obs.tool == tool and obs.arguments == arguments and obs.status in ("ok", "error")
             for obs in self.observations
         )
-
-
-def passage_query(turn: ExpertTurn) -> str:
-    """What a grounded answer's passages are chosen for: a follow-up's own words where the
-    search found them ("and in Montreal?": the Montreal row, not the Berlin one the turn
-    before asked about), else its question in context ("how long does it wait?")."""
-    if turn.query is None:
-        return turn.question
-    found = {word for hit in turn.hits for word in content_words(hit.chunk.text)}
-    return turn.question if found & set(content_words(turn.question)) else turn.query
 
 
 @dataclass
@@ -267,14 +256,14 @@ class Expert:
             yield from self._grounded_end(grounding, own, started)
             yield AIMessageChunk(content=grounding.text, usage_metadata=own.usage_metadata)
             return
-        found = self.grounded.findings(passage_query(turn), turn.hits, turn.observations)
+        found = self.grounded.findings(turn.question, turn.hits, turn.observations, context=turn.query)
         if not found:
             grounding = self.grounded.nothing_found()
             yield from self._grounded_end(grounding, None, started)
             yield AIMessageChunk(content=grounding.text)
             return
-        with backend_errors(self.spec):
-            grounding, reply = self.grounded.conclude(turn.question, found, self.model)
+        with backend_errors(self.spec):  # a follow-up is drafted in context: "ok and the vpn one?" asks nothing alone
+            grounding, reply = self.grounded.conclude(turn.query or turn.question, found, self.model)
         yield from self._grounded_end(grounding, reply, started)
         yield AIMessageChunk(content=grounding.text,
                              usage_metadata=reply.usage_metadata if reply is not None else None)
@@ -463,6 +452,12 @@ class Expert:
         or why no step is needed (then the expert answers without one)."""
         assert self.demonstrations is not None
         selection = self.demonstrations.select(turn.question, turn.context())
+        if turn.query is not None:
+            # A follow-up calls the tool that its own words and its words in context are both
+            # nearest: alone, "how long till I get a new one?" is nearest a request for an
+            # equipment limit, after a lost corporate card it is not; "and in Munich?" in
+            # context is nearest the hotel limit, which the tool knows for no city.
+            selection = selection.agreeing(self.demonstrations.select(turn.query, turn.context()))
         # tool_choice nearest: the nearest labelled request decides. It forces the first call
         # (a native call cannot be forced on every backend), or, for a plain question nearest
         # a request answered without a tool, or a call this conversation has no values for,

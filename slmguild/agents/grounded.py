@@ -32,7 +32,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from slmguild.agents.answer_check import CheckResult, Evidence, figures
 from slmguild.config import AnswerConfig
-from slmguild.knowledge.answer_types import asked_types, stated
+from slmguild.knowledge.answer_types import AnswerType, asked_types, stated
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.citations import source_id
 from slmguild.knowledge.passages import Passage, select_passages
@@ -100,10 +100,11 @@ class Grounding:
 @dataclass(frozen=True)
 class Findings:
     """What a grounded answer rests on: the passages chosen for the question (with their
-    cosine), and the tools' results."""
+    cosine), the tools' results, and the kinds of value the question asks for."""
 
     passages: tuple[tuple[Passage, float], ...]
     results: tuple[Observation, ...]
+    kinds: tuple[AnswerType, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.passages or self.results)
@@ -118,17 +119,16 @@ class Findings:
         results = {figure for obs in self.results if obs.status == "ok" for figure in figures(obs.content)}
         return bool(results & set(figures(sentence)))
 
-    def misses_the_kind(self, question: str, sentence: str) -> bool:
-        """Whether `sentence` states no value of the kinds `question` asks for (a duration,
+    def misses_the_kind(self, sentence: str) -> bool:
+        """Whether `sentence` states no value of the kinds asked for (a duration,
         a default, an option, the steps: `answer_types`) where the best-ranked passage
         does: asked "how far ahead do flights need to be booked?", a draft about the class
         of travel is true and beside the question, and "14 days" stands in the passage; asked
         "how do I reset my VPN password?", one sentence is no steps. A question back (asking
         for what is missing) states no value and needs none."""
-        kinds = asked_types(question)
-        if not kinds or not self.passages or sentence.endswith("?"):
+        if not self.kinds or not self.passages or sentence.endswith("?"):
             return False
-        return not stated(kinds, sentence) and bool(stated(kinds, self.passages[0][0].shown))
+        return not stated(self.kinds, sentence) and bool(stated(self.kinds, self.passages[0][0].shown))
 
     def lead(self) -> tuple[str, tuple[str, ...], str]:
         """(lead, source ids, also) when no checked draft leads: a tool's result as a sentence
@@ -213,18 +213,29 @@ class GroundedAnswerer:
     settings: AnswerConfig
     embedder: Callable[[], Embeddings] | None  # the knowledge embedder, loaded on first use (None: no knowledge)
 
-    def evidence(self, question: str, hits: Sequence[Hit]) -> list[tuple[Passage, float]]:
-        """The passages of `hits` that bear on `question`, best first (none below `min_similarity`)."""
+    def evidence(
+        self, question: str, hits: Sequence[Hit], *, kinds: tuple[AnswerType, ...] | None = None,
+        context: str | None = None,
+    ) -> list[tuple[Passage, float]]:
+        """The passages of `hits` that bear on `question` (a follow-up: in its `context`),
+        best first, none below `min_similarity` (`select_passages`)."""
         if not hits or self.embedder is None:
             return []
-        chosen = select_passages(question, hits, self.embedder(), count=self.settings.passages)
+        chosen = select_passages(question, hits, self.embedder(), count=self.settings.passages,
+                                 kinds=kinds, context=context)
         return [(passage, score) for passage, score in chosen if score >= self.settings.min_similarity]
 
-    def findings(self, question: str, hits: Sequence[Hit], observations: Sequence[Observation]) -> Findings:
+    def findings(
+        self, question: str, hits: Sequence[Hit], observations: Sequence[Observation], *,
+        context: str | None = None,
+    ) -> Findings:
         """What the answer rests on: the passages that bear on `question`, and what the
-        tools said, failures included ("no ticket IT-9999" is an answer too)."""
+        tools said, failures included ("no ticket IT-9999" is an answer too). `context`: a
+        follow-up's question in context, which tells what it asks when its own words do
+        not ("and in Munich?" after a hotel's limit in Paris asks for an amount)."""
+        kinds = asked_types(question) or (asked_types(context) if context else ())
         results = tuple(obs for obs in observations if not obs.retryable)
-        return Findings(tuple(self.evidence(question, hits)), results)
+        return Findings(tuple(self.evidence(question, hits, kinds=kinds, context=context)), results, kinds)
 
     def nothing_found(self) -> Grounding:
         """The answer when neither the documents nor the tools said anything relevant."""
@@ -253,7 +264,7 @@ class GroundedAnswerer:
         # that asks the user's question back answers nothing (asking for a missing ticket
         # number, with a word of its own, is an answer).
         echoed = lead.endswith("?") and _word_parts(lead) <= _word_parts(question)
-        if (lead and not echoed and not found.misses_the_kind(question, lead)
+        if (lead and not echoed and not found.misses_the_kind(lead)
                 and (not found.answered or found.states_a_result(lead))):
             grounding = Grounding(self.expert, "grounded", found.passages, draft, check, "checked", lead,
                                   *found.source_of(lead))

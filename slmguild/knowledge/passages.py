@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from slmguild.knowledge.answer_types import asked_types, stated
+from slmguild.knowledge.answer_types import AnswerType, asked_types, stated
 from slmguild.knowledge.chunks import Hit
 from slmguild.knowledge.sentences import split_sentences
 from slmguild.knowledge.words import content_words
@@ -103,7 +103,13 @@ def split_passages(hit: Hit) -> list[Passage]:
 
 
 def select_passages(
-    question: str, hits: Sequence[Hit], embedder: Embeddings, *, count: int = 3
+    question: str,
+    hits: Sequence[Hit],
+    embedder: Embeddings,
+    *,
+    count: int = 3,
+    kinds: tuple[AnswerType, ...] | None = None,
+    context: str | None = None,
 ) -> list[tuple[Passage, float]]:
     """The `count` passages of `hits` that bear most on `question`, best first, with their cosine.
 
@@ -116,6 +122,11 @@ def select_passages(
     steps). Passages repeated across overlapping chunks
     are scored once, and a sentence that leads a list is left out where the list is there
     too: the list holds it (it would take one of the `count` places for less).
+
+    `kinds`: the kinds of value asked for, when not `question`'s own. `context`: a
+    follow-up's question in context; a passage's cosine is then the higher of its cosines
+    with the two ("and in Munich?" is near the Munich row, "what about after 10 years?"
+    only in context), and its words are the follow-up's own.
     """
     unique: dict[str, Passage] = {}
     for hit in hits:
@@ -128,14 +139,14 @@ def select_passages(
     if not passages:
         return []
     vectors = unit(np.asarray(embedder.embed_documents([p.shown for p in passages])))
-    query = unit(np.asarray(embedder.embed_query(question)))
-    similarity = vectors @ query
+    queries = [question] if context is None else [question, context]
+    similarity = (vectors @ unit(np.asarray([embedder.embed_query(q) for q in queries])).T).max(axis=1)
     ranked = (
         similarity
         + RANK_PRIOR / np.asarray([p.hit.rank for p in passages], dtype=np.float32)
         + WORD_WEIGHT * distinctive_share(question, [p.shown for p in passages])
     )
-    if kinds := asked_types(question):
+    if kinds := asked_types(question) if kinds is None else kinds:
         ranked += np.asarray([sum(kind.weight for kind in stated(kinds, p.shown)) for p in passages], dtype=np.float32)
     best = np.argsort(-ranked, kind="stable")[:count]
     return [(passages[i], float(similarity[i])) for i in best]

@@ -84,6 +84,15 @@ class Selection:
     nearest_answers: bool = False
     nearest_lacks_values: bool = False
 
+    def agreeing(self, other: Selection) -> Selection:
+        """`other`'s demonstrations, and a tool to call only where `other` (the same
+        request read another way: a follow-up in context) is nearest the same one; where
+        they disagree, as if the nearest request were answered without a tool."""
+        agree = self.nearest_call == other.nearest_call
+        return Selection(other.shown, self.nearest_call if agree else None,
+                         nearest_answers=self.nearest_answers or other.nearest_answers or not agree,
+                         nearest_lacks_values=self.nearest_lacks_values and other.nearest_lacks_values)
+
 
 class Demonstrations:
     """An expert's labelled requests and the ones to show for a request.
