@@ -97,6 +97,7 @@ class ExpertTurn:
     question: str
     history: list[BaseMessage] = field(default_factory=list)
     query: str | None = None  # what the search looks for: the question in context, for a follow-up
+    continues: bool = False  # a follow-up of this expert's own turn before (not one moved here)
     next: NextStep = "answer"
     hits: list[Hit] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
@@ -167,11 +168,14 @@ class Expert:
         """What the expert's documents say about `question` (nothing without knowledge)."""
         return self.knowledge.search(question) if self.knowledge is not None else []
 
-    def begin(self, question: str, history: Sequence[BaseMessage] = (), *, query: str | None = None) -> ExpertTurn:
+    def begin(
+        self, question: str, history: Sequence[BaseMessage] = (), *, query: str | None = None, continues: bool = False,
+    ) -> ExpertTurn:
         """A new turn of this expert on `question`: its first step is the tool phase, if it
         has tools. `query`: what to search for instead of the question (a follow-up's
-        question in context)."""
-        return ExpertTurn(question, list(history), query=query, next="tool_step" if self.tools else "answer")
+        question in context); `continues`: the turn before was this expert's too."""
+        return ExpertTurn(question, list(history), query=query, continues=continues,
+                          next="tool_step" if self.tools else "answer")
 
     def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
         """The whole turn of this expert alone: what the search found, tool calls and
@@ -452,11 +456,13 @@ class Expert:
         or why no step is needed (then the expert answers without one)."""
         assert self.demonstrations is not None
         selection = self.demonstrations.select(turn.question, turn.context())
-        if turn.query is not None:
+        if turn.query is not None and turn.continues:
             # A follow-up calls the tool that its own words and its words in context are both
             # nearest: alone, "how long till I get a new one?" is nearest a request for an
             # equipment limit, after a lost corporate card it is not; "and in Munich?" in
-            # context is nearest the hotel limit, which the tool knows for no city.
+            # context is nearest the hotel limit, which the tool knows for no city. Words of
+            # another expert's turn before say nothing of this one's tools: "is there money
+            # for a desk chair too?" after a question to HR is read in its own words.
             selection = selection.agreeing(self.demonstrations.select(turn.query, turn.context()))
         # tool_choice nearest: the nearest labelled request decides. It forces the first call
         # (a native call cannot be forced on every backend), or, for a plain question nearest

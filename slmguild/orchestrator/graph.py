@@ -218,7 +218,8 @@ class _Nodes:
             return Command(goto="multi", update={**update, "route": decision, "work": None})
         write(Routed(decision["expert"], decision["reason"], decision.get("scores", {})))
         expert = self.guild.expert(decision["expert"])
-        turn = expert.begin(request["message"], _history(state), query=context.query if context.follows else None)
+        turn = expert.begin(request["message"], _history(state), query=context.query if context.follows else None,
+                            continues=context.follows and expert.name == state.get("expert"))
         work = TurnWork(decision, expert.name, turn, started=started)
         if moved_on is not None:
             work.notice = f"{moved_on.describe()} waited for approval and was not run: you moved on"
