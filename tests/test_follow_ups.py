@@ -92,6 +92,27 @@ def test_a_follow_up_is_routed_and_searched_in_context_and_the_trace_says_so(hot
     assert guild.run("and in munich?", session="trip-2").trace.route.query is None
 
 
+def test_a_grounded_follow_up_is_drafted_in_context_and_leads_with_the_kind_of_value_asked_before(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hotels.md").write_text("# Hotel limits for business travel\n\n| City | Limit per night |\n"
+                                    "|---|---|\n| Paris | 200 EUR |\n| Munich | 170 EUR |\n")
+    config = make_config(tmp_path, answer="grounded")
+    config.experts["finance"].knowledge.sources = [str(docs)]
+    config.knowledge.store.path = str(tmp_path / "store")
+    knowledge = KnowledgeBase(config, embedder=FakeEmbedder())
+    knowledge.ingest()
+    guild = slmguild.Guild(config, knowledge=knowledge)
+    # Each draft is true and beside the question: it states no amount, where the best passage does
+    # ("and in munich?" asks for one in context: the hotel limit asked before).
+    guild.expert("finance").model = model = ScriptedModel(replies=["Each city has its own limit for business travel."] * 2)
+    guild.run("what is the hotel limit per night in paris", session="trip", expert="finance")
+    reply = guild.run("and in munich?", session="trip")
+    drafted_from = model.requests[-1]["messages"][-1].text
+    assert "what is the hotel limit per night in paris and in munich?" in drafted_from
+    assert reply.text.startswith("Hotel limits for business travel: City: Munich, Limit per night: 170 EUR")
+
+
 def test_a_follow_up_fills_a_tool_argument_from_the_turn_before_and_never_from_an_example(write_guild):
     guild = slmguild.load_guild(write_guild(
         "name: g\nexperts:\n  it:\n    description: IT tickets\n    system_prompt: You are IT.\n"

@@ -146,7 +146,9 @@ def select_passages(
         + RANK_PRIOR / np.asarray([p.hit.rank for p in passages], dtype=np.float32)
         + WORD_WEIGHT * distinctive_share(question, [p.shown for p in passages])
     )
-    if kinds := asked_types(question) if kinds is None else kinds:
+    if kinds is None:
+        kinds = asked_types(question)
+    if kinds:
         ranked += np.asarray([sum(kind.weight for kind in stated(kinds, p.shown)) for p in passages], dtype=np.float32)
     best = np.argsort(-ranked, kind="stable")[:count]
     return [(passages[i], float(similarity[i])) for i in best]
