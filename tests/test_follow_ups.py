@@ -49,19 +49,24 @@ def test_the_question_in_context_is_the_users_words_only_and_bounded():
     assert len(in_context("and in munich?", long_before).query.split()) == 60
 
 
-@pytest.fixture
-def hotels(tmp_path) -> tuple[slmguild.Guild, KnowledgeBase]:
-    """The scripted orchestra, its finance expert with a document of hotel limits."""
+def hotel_guild(tmp_path, document: str, *, answer: str) -> tuple[slmguild.Guild, KnowledgeBase]:
+    """The scripted orchestra, its finance expert with `document` (hotel limits) ingested."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "hotels.md").write_text("# Hotel limits\n\nThe hotel limit per night is 200 EUR in Paris and "
-                                    "170 EUR in Munich.\n")
-    config = make_config(tmp_path, answer="generative")
+    (docs / "hotels.md").write_text(document)
+    config = make_config(tmp_path, answer=answer)
     config.experts["finance"].knowledge.sources = [str(docs)]
     config.knowledge.store.path = str(tmp_path / "store")
     knowledge = KnowledgeBase(config, embedder=FakeEmbedder())
     knowledge.ingest()
-    guild = slmguild.Guild(config, knowledge=knowledge)
+    return slmguild.Guild(config, knowledge=knowledge), knowledge
+
+
+@pytest.fixture
+def hotels(tmp_path) -> tuple[slmguild.Guild, KnowledgeBase]:
+    """The scripted orchestra, its finance expert with a document of hotel limits."""
+    guild, knowledge = hotel_guild(tmp_path, "# Hotel limits\n\nThe hotel limit per night is 200 EUR in Paris and "
+                                             "170 EUR in Munich.\n", answer="generative")
     for name in [*guild.experts, "fallback"]:
         guild.expert(name).model = ScriptedModel(replies=[echo(name)] * 6)
     return guild, knowledge
@@ -93,16 +98,8 @@ def test_a_follow_up_is_routed_and_searched_in_context_and_the_trace_says_so(hot
 
 
 def test_a_grounded_follow_up_is_drafted_in_context_and_leads_with_the_kind_of_value_asked_before(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "hotels.md").write_text("# Hotel limits for business travel\n\n| City | Limit per night |\n"
-                                    "|---|---|\n| Paris | 200 EUR |\n| Munich | 170 EUR |\n")
-    config = make_config(tmp_path, answer="grounded")
-    config.experts["finance"].knowledge.sources = [str(docs)]
-    config.knowledge.store.path = str(tmp_path / "store")
-    knowledge = KnowledgeBase(config, embedder=FakeEmbedder())
-    knowledge.ingest()
-    guild = slmguild.Guild(config, knowledge=knowledge)
+    guild, _ = hotel_guild(tmp_path, "# Hotel limits for business travel\n\n| City | Limit per night |\n"
+                                     "|---|---|\n| Paris | 200 EUR |\n| Munich | 170 EUR |\n", answer="grounded")
     # Each draft is true and beside the question: it states no amount, where the best passage does
     # ("and in munich?" asks for one in context: the hotel limit asked before).
     guild.expert("finance").model = model = ScriptedModel(replies=["Each city has its own limit for business travel."] * 2)
