@@ -13,7 +13,7 @@ import pytest
 import slmguild
 from slmguild.agents.events import ToolCall
 from slmguild.tools.abilities import ToolAbilities
-from slmguild.tools.grounding import borrowed, named_choices, supplied_values
+from slmguild.tools.grounding import borrowed, leaves_out_identifiers, named_choices, supplied_values
 from tests.test_tools import call, make_expert
 
 Currency = Literal["EUR", "USD", "CAD", "GBP", "CHF", "JPY"]
@@ -64,6 +64,7 @@ def open_ticket(summary: str, priority: Literal["low", "normal", "high", "urgent
 
 @pytest.mark.parametrize(("text", "named"), [
     ("Can you log a low priority ticket", ["low"]),
+    ("Raise a low-priority ticket, it's a non-urgent request", ["low"]),
     ("Normal priority is fine, nothing urgent.", ["normal"]),      # a negated choice is not named
     ("a broken key, not urgent", []),
 ])
@@ -87,6 +88,10 @@ def test_values_of_one_kind_fill_their_arguments_in_the_order_written():
         "start": ["2026-12-21"], "end": ["2027-01-08"], "office": ["lyon"]}   # office: see below
     assert supplied_values(convert, "85.50 GBP in EUR")["from_currency"] == ["GBP"]
     assert supplied_values(convert, "85.50 GBP in EUR")["to_currency"] == ["EUR"]
+    # The currency written beside the amount is the amount's, wherever it stands.
+    assert supplied_values(convert, "How many Swiss francs do I get for 300 euros?")["from_currency"] == ["EUR"]
+    assert supplied_values(convert, "How many Swiss francs do I get for 300 euros?")["to_currency"] == ["CHF"]
+    assert supplied_values(convert, "How much is CHF 80 in euros?")["from_currency"] == ["CHF"]
     # One currency named of two: which one, the model says.
     assert supplied_values(convert, "what's 120 USD in my money?") == {"amount": [120]}
 
@@ -115,6 +120,16 @@ def test_free_text_is_borrowed_when_most_of_its_words_are_not_the_conversations(
     said = "SecureLink keeps failing with SL-401, please open a ticket"
     assert borrowed("No network for the whole floor", said)
     assert not borrowed("SecureLink fails with SL-401", said)
+    # A figure nobody said, or one cut short, is not the user's either.
+    assert borrowed("SecureLink fails with SL-401 for 12 hours", said)
+    assert borrowed("Wi-Fi drops in meeting room 3.", "the Wi-Fi drops in meeting room 3.12, raise a ticket")
+
+
+def test_free_text_that_leaves_out_what_the_request_is_about_is_found():
+    described = "Toner is empty on printer PRN-0388 in meeting room 3.12 since 8:30"
+    assert leaves_out_identifiers("Toner is missing on the 3rd floor", described)
+    assert leaves_out_identifiers("Printer prn-0388 is out of toner", described)     # room 3.12, 8:30
+    assert not leaves_out_identifiers("PRN-0388 out of toner in room 3.12 since 8:30", described)
 
 
 def test_a_summary_copied_from_a_demonstration_is_replaced_by_the_users_words():

@@ -271,6 +271,14 @@ def test_a_tool_whose_formed_arguments_nobody_gave_is_not_forced():
         ("off on 14/09/2026", [{date(2026, 9, 14)}]),
         ("off on 4/6/2026", [{date(2026, 6, 4), date(2026, 4, 6)}]),  # day or month first
         ("ticket IT-2026, June 1st, next friday, 31/02/2026", []),  # no year, no such day
+        # A numeric date is read the way the text's other numeric dates can only be read.
+        ("from 1/6/2027 - 30/6/2027", [{date(2027, 6, 1)}, {date(2027, 6, 30)}]),
+        ("from 6/1/2027 to 6/30/2027", [{date(2027, 6, 1)}, {date(2027, 6, 30)}]),
+        # A date without its year, or a bare day, takes its range's.
+        ("from the 8th of May to the 28th of May 2027", [{date(2027, 5, 8)}, {date(2027, 5, 28)}]),
+        ("from 3 to 14 August 2026", [{date(2026, 8, 3)}, {date(2026, 8, 14)}]),
+        ("December 21st to January 8th 2027", [{date(2026, 12, 21)}, {date(2027, 1, 8)}]),
+        ("off on 2 June 2026 and 5 June", [{date(2026, 6, 2)}, {date(2026, 6, 5)}]),
     ],
 )
 def test_dates_are_read_in_the_forms_people_write_them(text, days):

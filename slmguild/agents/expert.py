@@ -65,6 +65,7 @@ from slmguild.tools.abilities import ToolAbilities
 from slmguild.tools.grounding import (
     borrowed,
     free_text,
+    leaves_out_identifiers,
     supplied_values,
     ungrounded_arguments,
     with_iso_dates,
@@ -489,7 +490,8 @@ class Expert:
 
     def _in_own_words(self, turn: ExpertTurn, call: Call) -> Call:
         """`call`, each free-text argument the model took from elsewhere than the conversation
-        (a demonstration's ticket summary) replaced by what the user's request describes
+        (a demonstration's ticket summary) or wrote without the codes and numbers the request
+        names (the printer, the room) replaced by what the user's request describes
         (`ToolAbilities.described`), when that fits the argument's length."""
         call_id, name, arguments = call
         if name not in self.parser.tools:
@@ -498,8 +500,10 @@ class Expert:
         own = dict(arguments)
         for argument, value in arguments.items():
             spec = properties.get(argument, {})
-            if isinstance(value, str) and free_text(spec) and borrowed(value, turn.said()):
-                described = self.abilities.described(name, turn.question)
+            if not (isinstance(value, str) and free_text(spec)):
+                continue
+            described = self.abilities.described(name, turn.question)
+            if borrowed(value, turn.said()) or leaves_out_identifiers(value, described):
                 if "maxLength" in spec and len(described) > spec["maxLength"]:
                     described = textwrap.shorten(described, spec["maxLength"], placeholder="…")
                 if len(described) >= spec.get("minLength", 1):

@@ -17,9 +17,11 @@ tool's own pattern is, almost surely, about that ticket (`supplies_arguments`).
 from __future__ import annotations
 
 import calendar
+import contextlib
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -34,22 +36,66 @@ from slmguild.tools.steps import argument_schema
 # from the prompt; of the 18 example summaries set against each other prompt, 510 of 522 less.
 OWN_WORDS = 0.5
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# What names the thing a request is about: a code (PRN-0833, SL-401) or a number in parts
+# (meeting room 4.12, since 8:30).
+_IDENTIFIER = re.compile(r"\b[A-Z]{1,5}-\d[\w-]*\b|\b\d+[.:]\d+\b", re.IGNORECASE)
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+# A number just before a word ("300 euros", "80CHF") or just after it ("CHF 80", "£212.80").
+_NUMBER_NEXT = re.compile(r"\d\s?$")
+_NUMBER_AFTER = re.compile(r"\s?\d")
 _NEGATION = re.compile(r"\b(?:not|no|non|never|nothing|isn't|isnt|wasn't|without)\W+(?:\w+\W+)?$", re.IGNORECASE)
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
 _DAY = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
-# The ways people write a date with its year: 2026-06-01, 1/6/2026, 1 June 2026, the 1st of
-# June 2026, June 1st, 2026, Sept. 1 2026.
+# What joins the two ends of a range of days: "3 to 14 August", "3-14 August".
+_RANGE = r"\s*(?:-|–|to|till|until|through|and)\s*"
+# The ways people write a date: 2026-06-01, 1/6/2026, 1 June 2026, the 1st of June 2026,
+# June 1st, 2026, Sept. 1 2026; and without the year ("from June 1st to June 5th 2026"), or
+# as a bare day before a range's end ("3 to 14 August 2026"): those take the range's year
+# and month (`_dated`).
 _DATE = re.compile(
     r"\b(?:(?P<iso_y>\d{4})-(?P<iso_m>\d{2})-(?P<iso_d>\d{2})"
     r"|(?P<num_a>[0-3]?\d)[/.](?P<num_b>[0-3]?\d)[/.](?P<num_y>\d{4})"
-    rf"|{_DAY.format('dm_d')}(?:\s+of)?\s+(?P<dm_m>{_MONTH})\.?,?\s+(?P<dm_y>\d{{4}})"
-    rf"|(?P<md_m>{_MONTH})\.?\s+{_DAY.format('md_d')},?\s+(?P<md_y>\d{{4}}))\b",
+    rf"|{_DAY.format('dm_d')}(?:\s+of)?\s+(?P<dm_m>{_MONTH})\b\.?(?:,?\s+(?P<dm_y>\d{{4}}))?"
+    rf"|(?P<md_m>{_MONTH})\.?\s+{_DAY.format('md_d')}(?!\d)(?:,?\s+(?P<md_y>\d{{4}}))?"
+    rf"|{_DAY.format('bare_d')}(?={_RANGE}[0-3]?\d(?:st|nd|rd|th)?(?:\s+of)?\s+(?:{_MONTH})\b))",
     re.IGNORECASE,
 )
+
+
+@dataclass
+class _Written:
+    """A date as written: its year (None when left out), month (None for a bare day) and
+    day; a numeric date (4/6/2026) in both orders it can be read, day first then month first."""
+
+    match: re.Match[str]
+    year: int | None
+    readings: list[tuple[int | None, int]]  # (month, day)
+
+    @classmethod
+    def read(cls, match: re.Match[str]) -> _Written:
+        group = match.groupdict()
+        if group["iso_y"]:
+            return cls(match, int(group["iso_y"]), [(int(group["iso_m"]), int(group["iso_d"]))])
+        if group["num_y"]:
+            a, b = int(group["num_a"]), int(group["num_b"])
+            return cls(match, int(group["num_y"]), [(b, a), (a, b)])
+        if group["dm_m"]:
+            return cls(match, _year(group["dm_y"]), [(_month(group["dm_m"]), int(group["dm_d"]))])
+        if group["md_m"]:
+            return cls(match, _year(group["md_y"]), [(_month(group["md_m"]), int(group["md_d"]))])
+        return cls(match, None, [(None, int(group["bare_d"]))])
+
+    def orders(self) -> set[int]:
+        """Which of its readings name a real month and day."""
+        return {order for order, (month, day) in enumerate(self.readings)
+                if month is not None and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(2000, month)[1]}
+
+
+def _year(text: str | None) -> int | None:
+    return int(text) if text else None
 
 
 def _month(name: str) -> int:
@@ -57,34 +103,53 @@ def _month(name: str) -> int:
     return [abbreviation.lower() for abbreviation in calendar.month_abbr].index(name[:3].lower())
 
 
-def _days(match: re.Match[str]) -> set[date]:
-    """The days a matched date can mean (none when it names no real day, such as 31/02)."""
-    group = match.groupdict()
-    if group["iso_y"]:
-        readings = [(group["iso_y"], group["iso_m"], group["iso_d"])]
-    elif group["num_y"]:
-        a, b, year = group["num_a"], group["num_b"], group["num_y"]
-        readings = [(year, b, a), (year, a, b)]  # day first (Europe), month first (US)
-    elif group["dm_y"]:
-        readings = [(group["dm_y"], _month(group["dm_m"]), group["dm_d"])]
-    else:
-        readings = [(group["md_y"], _month(group["md_m"]), group["md_d"])]
-    days = set()
-    for year, month, day in readings:
-        try:
-            days.add(date(int(year), int(month), int(day)))
-        except ValueError:
-            continue
-    return days
+def _dated(text: str) -> list[tuple[re.Match[str], set[date]]]:
+    """Each date written in `text` and the days it can mean (none when it names no real
+    day, such as 31/02, or gives no year and no other date in `text` gives one).
+
+    A text writes its numeric dates one way: "1/6/2027 - 30/6/2027" is day first, as
+    30/6 shows, so 1/6 is 1 June. A date without its year takes its range's
+    (`_range_year`); a bare day, the next date's month.
+    """
+    written = [_Written.read(match) for match in _DATE.finditer(text)]
+    clear = {next(iter(orders)) for item in written if len(item.readings) == 2 and len(orders := item.orders()) == 1}
+    order = next(iter(clear)) if len(clear) == 1 else None
+    found = []
+    for index, item in enumerate(written):
+        readings = [item.readings[order]] if len(item.readings) == 2 and order is not None else item.readings
+        days = set()
+        for month, day in readings:
+            month = month or next((m for other in written[index + 1:] if (m := other.readings[0][0])), None)
+            year = item.year or _range_year(month, day, written[index + 1:], written[:index])
+            if month and year:
+                with contextlib.suppress(ValueError):
+                    days.add(date(year, month, day))
+        found.append((item.match, days))
+    return found
+
+
+def _range_year(month: int | None, day: int, after: list[_Written], before: list[_Written]) -> int | None:
+    """The year of a date written without one: the next real dated day's ("from May 1st to
+    May 29th 2026"; the year before when it would fall after that day: "December 21st to
+    January 8th 2027"), else the previous one's ("2 June 2026 and 5 June")."""
+    # A year comes only from a date that is a real day: "June 1st ... 31/02/2026" has none.
+    end = next((other for other in after if other.year and other.orders()), None)
+    if end is not None and end.year is not None:
+        end_month, end_day = end.readings[min(end.orders())]
+        return end.year - 1 if month and end_month and (month, day) > (end_month, end_day) else end.year
+    start = next((other for other in reversed(before) if other.year and other.orders()), None)
+    return start.year if start is not None else None
 
 
 def dates_in(text: str) -> list[set[date]]:
-    """Each date written in `text` with its year, as the days it can mean.
+    """Each date written in `text`, as the days it can mean.
 
-    One day, except for a numeric date such as 4/6/2026, which is 4 June or 6 April:
-    both readings are kept (and a reading that is no day, such as 13/14, is dropped).
+    One day, except for a numeric date such as 4/6/2026 in a text whose other dates do
+    not say which order it writes them in: 4 June or 6 April, both readings are kept (and
+    a reading that is no day, such as 13/14, is dropped). A date is read only with a year,
+    its own or its range's (`_dated`).
     """
-    return [days for match in _DATE.finditer(text) if (days := _days(match))]
+    return [days for _match, days in _dated(text) if days]
 
 
 def with_iso_dates(text: str) -> str:
@@ -94,14 +159,13 @@ def with_iso_dates(text: str) -> str:
     takes: it copies a date it was shown, usually an example's. Given both, it copies
     the right one.
     """
-
-    def annotate(match: re.Match[str]) -> str:
-        days = _days(match)
+    pieces, last = [], 0
+    for match, days in _dated(text):
         if match["iso_y"] or not days:
-            return match[0]
-        return f"{match[0]} ({' or '.join(sorted(day.isoformat() for day in days))})"
-
-    return _DATE.sub(annotate, text)
+            continue
+        pieces += [text[last:match.end()], f" ({' or '.join(sorted(day.isoformat() for day in days))})"]
+        last = match.end()
+    return "".join(pieces) + text[last:]
 
 
 def _ids(pattern: str, context: str) -> list[str]:
@@ -150,11 +214,12 @@ def _spellings(choices: tuple[Any, ...]) -> dict[Any, re.Pattern[str]]:
 
 
 def _as_pattern(spelling: str) -> str:
-    """A spelling as a regex: words whole (any run of spaces, "_" or "-" between them), a
-    symbol anywhere ("£187")."""
+    """A spelling as a regex: words whole (any run of spaces, "_" or "-" between them; a
+    word of a compound that qualifies the next, "a low-priority ticket", but not one that
+    qualifies it, "non-urgent"), a symbol anywhere ("£187")."""
     if not spelling[:1].isalnum():
         return re.escape(spelling)
-    return r"(?<![\w-])" + re.escape(spelling).replace(r"\ ", r"[\s_-]+") + r"(?![\w-])"
+    return r"(?<![\w-])" + re.escape(spelling).replace(r"\ ", r"[\s_-]+") + r"(?!\w)"
 
 
 def supplied_values(item: BaseTool, context: str, *, said: str | None = None) -> dict[str, list[Any]]:
@@ -190,11 +255,24 @@ def supplied_values(item: BaseTool, context: str, *, said: str | None = None) ->
         if len(names) < 2 or any(values.get(name) != options for name in names):
             continue
         if len(options) == len(names):
+            if kind != "date":
+                options = _beside_a_number_first(options, properties[names[0]]["enum"], context)
             values.update({name: [option] for name, option in zip(names, options, strict=True)})
         elif kind != "date":  # "120 USD to euros" names one currency of two: which one, the model says
             for name in names:
                 values.pop(name, None)
     return values
+
+
+def _beside_a_number_first(named: list[Any], choices: Sequence[Any], context: str) -> list[Any]:
+    """`named` (choices `context` names, in the order written), the one written beside a
+    number first when just one is: it qualifies that number. "How many Swiss francs for 300
+    euros?" converts euros, "the euro amount of a 742 zloty ticket" converts zloty."""
+    patterns = _spellings(tuple(choices))
+    beside = [choice for choice in named
+              if any(_NUMBER_NEXT.search(context[max(0, match.start() - 12):match.start()])
+                     or _NUMBER_AFTER.match(context, match.end()) for match in patterns[choice].finditer(context))]
+    return [*beside, *(choice for choice in named if choice not in beside)] if len(beside) == 1 else named
 
 
 def _named_when_chosen(item: BaseTool, name: str, spec: Mapping[str, Any]) -> bool:
@@ -264,7 +342,19 @@ def free_text(spec: Mapping[str, Any]) -> bool:
 
 def borrowed(text: str, said: str) -> bool:
     """Whether free text the model wrote is mostly not in the words of `said` (the
-    conversation): a 135M model fills a ticket's summary with a demonstration's
-    ("Outlook crashes at start, cannot read mail" for a VPN failure)."""
+    conversation), or holds a number `said` does not: a 135M model fills a ticket's summary
+    with a demonstration's ("Outlook crashes at start, cannot read mail" for a VPN failure),
+    makes figures up ("Sales team down for 12 hours") and cuts them ("meeting room 3." of
+    room 3.12)."""
+    if set(_NUMBER.findall(text)) - set(_NUMBER.findall(said)):
+        return True
     words = set(content_words(text))
     return bool(words) and len(words & set(content_words(said))) / len(words) < OWN_WORDS
+
+
+def leaves_out_identifiers(text: str, described: str) -> bool:
+    """Whether free text leaves out a code or a number in parts that `described` (what the
+    request describes) holds: "Wi-Fi in the Berlin meeting room drops" is about no room
+    when the user wrote room 4.12."""
+    return bool({found.lower() for found in _IDENTIFIER.findall(described)}
+                - {found.lower() for found in _IDENTIFIER.findall(text)})

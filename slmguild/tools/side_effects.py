@@ -15,8 +15,12 @@ from langchain_core.tools import BaseTool
 
 # Words that ask the help desk to do something, not to tell something.
 _POLITE_ASK = re.compile(r"\b(?:please|pls)\b|\b(?:can|could|would|will) (?:you|someone|somebody|u)\b", re.IGNORECASE)
+# The act told to the help desk, not done by someone else: at a clause's start or after an
+# ask or a joining word ("my laptop was stolen, open a ticket"), not "before I open a ticket myself"
+# nor "does that create a ticket?".
 _TO_ACT = re.compile(
-    r"\b(?:open|create|raise|file|log|submit|make) (?:a|an|me a|the) (?:new )?(?:ticket|request|incident)\b"
+    r"(?:^|[,;:!-]\s*|\b(?:please|pls|plz|and|just|now|then|also|to)\s+)"
+    r"(?:open|create|raise|file|log|submit|make) (?:a|an|me a|the) (?:new )?(?:ticket|request|incident)\b"
     r"|\bi (?:want|need|would like|'d like) (?:you )?to (?:open|create|raise|report)\b",
     re.IGNORECASE,
 )
