@@ -92,6 +92,9 @@ def test_values_of_one_kind_fill_their_arguments_in_the_order_written():
     assert supplied_values(convert, "How many Swiss francs do I get for 300 euros?")["from_currency"] == ["EUR"]
     assert supplied_values(convert, "How many Swiss francs do I get for 300 euros?")["to_currency"] == ["CHF"]
     assert supplied_values(convert, "How much is CHF 80 in euros?")["from_currency"] == ["CHF"]
+    # A number written in words is a number.
+    assert supplied_values(convert, "how many yen would two hundred US dollars get me?") == {
+        "amount": [200], "from_currency": ["USD"], "to_currency": ["JPY"]}
     # One currency named of two: which one, the model says.
     assert supplied_values(convert, "what's 120 USD in my money?") == {"amount": [120]}
 

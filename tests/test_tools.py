@@ -279,6 +279,7 @@ def test_a_tool_whose_formed_arguments_nobody_gave_is_not_forced():
         ("from 3 to 14 August 2026", [{date(2026, 8, 3)}, {date(2026, 8, 14)}]),
         ("December 21st to January 8th 2027", [{date(2026, 12, 21)}, {date(2027, 1, 8)}]),
         ("off on 2 June 2026 and 5 June", [{date(2026, 6, 2)}, {date(2026, 6, 5)}]),
+        ("back on the thirty-first of May 2026", [{date(2026, 5, 31)}]),  # a day in words
     ],
 )
 def test_dates_are_read_in_the_forms_people_write_them(text, days):

@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any
 
 from langchain_core.tools import BaseTool
+from text_to_num import alpha2digit
 
 from slmguild.knowledge.words import content_words
 from slmguild.tools.definition import examples_of
@@ -147,9 +148,9 @@ def dates_in(text: str) -> list[set[date]]:
     One day, except for a numeric date such as 4/6/2026 in a text whose other dates do
     not say which order it writes them in: 4 June or 6 April, both readings are kept (and
     a reading that is no day, such as 13/14, is dropped). A date is read only with a year,
-    its own or its range's (`_dated`).
+    its own or its range's (`_dated`); its day also in words ("the thirty-first of May 2026").
     """
-    return [days for _match, days in _dated(text) if days]
+    return [days for _match, days in _dated(alpha2digit(text, "en")) if days]
 
 
 def with_iso_dates(text: str) -> str:
@@ -231,8 +232,10 @@ def supplied_values(item: BaseTool, context: str, *, said: str | None = None) ->
     `context`; a document quoted in an answer names priorities nobody chose) — then
     only those (`named_choices`). Arguments that share a kind take the values in order when there are
     exactly as many: "from 21 December to 8 January" starts on the earlier day, "GBP in
-    EUR" converts from GBP.
+    EUR" converts from GBP. Numbers written in words count as theirs ("two hundred dollars"
+    is 200; text2num leaves "one" and "two" words, which are rarely amounts).
     """
+    context = alpha2digit(context, "en")
     numbers = sorted({float(n) for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", context))})
     properties = argument_schema(item).get("properties", {})
     values: dict[str, list[Any]] = {}
