@@ -138,6 +138,7 @@ def test_a_request_to_act_is_not_a_plain_question():
     assert only_asks("Where do I log a request for new software?")
     assert not only_asks("How do I open a ticket? Please open one for my cracked screen.")
     assert not only_asks("my laptop was stolen, open a ticket?")
+    assert not only_asks("the printer is jammed again, can we open a ticket for it?")
     # An act someone else does is no request to do it.
     assert only_asks("Before I open a ticket myself: what priority should I pick?")
     assert only_asks("If I email the help desk, does that create a ticket?")

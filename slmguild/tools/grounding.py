@@ -273,7 +273,7 @@ def _beside_a_number_first(named: list[Any], choices: Sequence[Any], context: st
     euros?" converts euros, "the euro amount of a 742 zloty ticket" converts zloty."""
     patterns = _spellings(tuple(choices))
     beside = [choice for choice in named
-              if any(_NUMBER_NEXT.search(context[max(0, match.start() - 12):match.start()])
+              if any(_NUMBER_NEXT.search(context[max(0, match.start() - 2):match.start()])
                      or _NUMBER_AFTER.match(context, match.end()) for match in patterns[choice].finditer(context))]
     return [*beside, *(choice for choice in named if choice not in beside)] if len(beside) == 1 else named
 

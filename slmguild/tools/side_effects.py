@@ -19,7 +19,7 @@ _POLITE_ASK = re.compile(r"\b(?:please|pls)\b|\b(?:can|could|would|will) (?:you|
 # ask or a joining word ("my laptop was stolen, open a ticket"), not "before I open a ticket myself"
 # nor "does that create a ticket?".
 _TO_ACT = re.compile(
-    r"(?:^|[,;:!-]\s*|\b(?:please|pls|plz|and|just|now|then|also|to)\s+)"
+    r"(?:^|[,;:!-]\s*|\b(?:please|pls|plz|and|just|now|then|also|to|let'?s|(?:can|could|shall) we)\s+)"
     r"(?:open|create|raise|file|log|submit|make) (?:a|an|me a|the) (?:new )?(?:ticket|request|incident)\b"
     r"|\bi (?:want|need|would like|'d like) (?:you )?to (?:open|create|raise|report)\b",
     re.IGNORECASE,
