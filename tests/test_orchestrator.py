@@ -325,6 +325,10 @@ def test_an_expert_hands_off_with_the_built_in_tool(tmp_path):
     assert [r.expert for r in routed] == ["it", "hr"] and routed[1].reason.startswith("handed off by it")
     assert reply.expert == "hr" and reply.text == "hr answers: please reset my vpn password"
     guild.expert("it").model.assert_all_used()
+    # The saved session keeps the hop: the route the turn left, and the one it took.
+    (saved,) = guild.session("h")["traces"]
+    assert [route.expert for route in saved.rerouted_from] == ["it"] and saved.route.expert == "hr"
+    assert saved.route.reason.startswith("handed off by it")
 
 
 def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
@@ -386,7 +390,10 @@ def test_an_expert_whose_documents_say_nothing_relevant_escalates(tmp_path):
     guild.expert("escalation").model = ScriptedModel(replies=[echo("escalation")])
     _, found = events_of(guild, "reset the SecureLink password", expert="it")
     assert found.expert == "it" and found.trace.retrieved[0].similarity >= 0.25
-    events, silent = events_of(guild, "quarterly tax filing deadline", expert="it")
+    events, silent = events_of(guild, "quarterly tax filing deadline", expert="it", session="e")
     (escalated,) = [e for e in events if isinstance(e, Escalated)]
     assert "it's documents say nothing relevant" in escalated.reason
     assert silent.expert == "escalation" and silent.text == "escalation answers: quarterly tax filing deadline"
+    (saved,) = guild.session("e")["traces"]  # the saved session keeps the route the turn left
+    assert [route.expert for route in saved.rerouted_from] == ["it"]
+    assert saved.route.expert == "escalation" and saved.route.reason == escalated.reason

@@ -271,6 +271,8 @@ def trace_tree(trace: TurnTrace, expert: str) -> Tree:
         for part in trace.parts:
             tree.children.append(trace_tree(part, (part.route.expert if part.route else None) or "?"))
         return tree
+    for left in trace.rerouted_from:
+        tree.add(f"left: {left.expert} ({escape(left.reason)})")
     if route is not None:
         ranked = sorted(route.scores.items(), key=lambda item: -item[1])
         scores = ", ".join(f"{name} {score:.3f}" for name, score in ranked)

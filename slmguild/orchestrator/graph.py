@@ -92,6 +92,7 @@ class TurnWork:
     expert: str  # who works on the turn now
     turn: ExpertTurn | None = None
     hops: int = 0  # handoffs so far
+    left: list[dict[str, Any]] = field(default_factory=list)  # the routes it left: handoffs, escalation
     started: float = field(default_factory=time.perf_counter)  # this process's part of the turn
     first_token_at: float | None = None
     pieces: list[str] = field(default_factory=list)
@@ -101,6 +102,12 @@ class TurnWork:
     grounding: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
     notice: str | None = None  # something the user should know about the turn
+
+    def reroute(self, expert: str, reason: str) -> None:
+        """The turn goes to `expert` (a handoff, an escalation); the route it leaves stays
+        in the trace (`TurnTrace.rerouted_from`)."""
+        self.left.append(self.decision)
+        self.decision = {**self.decision, "expert": expert, "scores": {}, "reason": reason}
 
     def add(self, event: ExpertEvent, write: Callable[[Any], None] | None) -> None:
         """Record an expert's event and stream what the caller should see (if `write`)."""
@@ -138,6 +145,7 @@ class TurnWork:
         model = _model_label(expert)
         trace = TurnTrace(
             route=RouteTrace.model_validate(self.decision),
+            rerouted_from=[RouteTrace.model_validate(route) for route in self.left],
             model=model,
             retrieved=[SourceTrace.model_validate(hit) for hit in self.retrieved],
             tools=[ToolCallTrace.model_validate(call) for call in self.tool_calls],
@@ -246,8 +254,7 @@ class _Nodes:
             found = list(expert.search(work.turn))
             if work.hops == 0 and self.guild.should_escalate(work.turn.hits):
                 best = max((hit.similarity or 0.0 for hit in work.turn.hits), default=0.0)
-                work.decision = {**work.decision, "expert": ESCALATION,
-                                 "reason": f"{expert.name}'s documents say nothing relevant (best {best:.2f})"}
+                work.reroute(ESCALATION, f"{expert.name}'s documents say nothing relevant (best {best:.2f})")
                 for event in found:
                     if isinstance(event, StepTimed):
                         work.add(event, None)  # the search's time, in the trace
@@ -283,7 +290,7 @@ class _Nodes:
         reason = f"handed off by {handoff.expert}: {handoff.reason}"
         write(Routed(handoff.to, reason))
         receiver = self.guild.expert(handoff.to)
-        work.decision = {**work.decision, "expert": handoff.to, "scores": {}, "reason": reason}
+        work.reroute(handoff.to, reason)
         work.expert, work.hops = handoff.to, work.hops + 1
         work.turn = receiver.begin(state["request"]["message"], _history(state), query=work.turn.query)
         return Command(goto="retrieve", update={"work": work})

@@ -96,14 +96,17 @@ class TurnTrace(_Record):
 
     A multi-expert turn has its `plan` and one trace per part in `parts`; the others
     have the route, the search, the tool calls, the answer's making and the timings.
-    `message`, `expert` and `text` are filled in when the turn ends (a turn that waits
-    for approval has `pending` instead).
+    `route` is the last route the turn took; `rerouted_from`, the ones it left before, in
+    order (the expert that handed off, the one whose documents said nothing relevant
+    before the turn escalated). `message`, `expert` and `text` are filled in when the
+    turn ends (a turn that waits for approval has `pending` instead).
     """
 
     message: str = ""
     expert: str = ""
     text: str = ""
     route: RouteTrace | None = None
+    rerouted_from: list[RouteTrace] = Field(default_factory=list)
     model: str | None = None
     retrieved: list[SourceTrace] = Field(default_factory=list)
     tools: list[ToolCallTrace] = Field(default_factory=list)
