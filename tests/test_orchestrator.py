@@ -331,6 +331,24 @@ def test_an_expert_hands_off_with_the_built_in_tool(tmp_path):
     assert saved.route.reason.startswith("handed off by it")
 
 
+def test_a_multi_expert_part_that_is_handed_off_is_answered_by_the_expert_it_goes_to(tmp_path):
+    guild = scripted_guild(tmp_path)
+    guild.config.experts["finance"].tools = ["handoff"]
+    guild.config.experts["finance"].tool_choice = "model"  # a plain question would skip the step
+    guild = slmguild.Guild(guild.config, knowledge=guild.knowledge)
+    guild.expert("hr").model = ScriptedModel(replies=[echo("hr")])
+    guild.expert("finance").model = ScriptedModel(replies=[
+        json.dumps({"action": "handoff", "arguments": {"expert": "it", "reason": "laptops are it's"}})])
+    guild.expert("it").model = ScriptedModel(replies=[echo("it")])
+    events, reply = events_of(guild, "how many leave days do I have and what is the hotel limit?", session="m")
+    assert [e.expert for e in events if isinstance(e, Routed)] == ["it"]  # the part's hop
+    assert reply.text == ("**hr**: hr answers: how many leave days do I have\n\n"
+                          "**it**: it answers: what is the hotel limit?")
+    (saved,) = guild.session("m")["traces"]
+    assert [part.route.expert for part in saved.parts] == ["hr", "it"]
+    assert [route.expert for route in saved.parts[1].rerouted_from] == ["finance"]
+
+
 def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
     guild = scripted_guild(tmp_path)
     guild.config.routing.planner = "llm"

@@ -178,18 +178,24 @@ class Expert:
         return ExpertTurn(question, list(history), query=query, continues=continues,
                           next="tool_step" if self.tools else "answer")
 
-    def stream(self, question: str, history: Sequence[BaseMessage] = ()) -> Iterator[ExpertEvent]:
+    def stream(
+        self, question: str, history: Sequence[BaseMessage] = (), *, may_hand_off: bool = True
+    ) -> Iterator[ExpertEvent]:
         """The whole turn of this expert alone: what the search found, tool calls and
         results, then the answer as it is generated.
 
         Used alone, the expert has nobody to ask for approval: a call that needs it is
         declined, and the answer says so (the orchestrator's graph asks the user instead).
+        A handoff ends the stream at its `Handoff` event: the caller passes the question on
+        to `Handoff.to`; unless `may_hand_off` is False, and this expert answers itself.
         """
         turn = self.begin(question, history)
         if self.knowledge is not None:
             yield from self.search(turn)
         while turn.next == "tool_step":
             yield from drive(self.tool_step(turn))
+        if turn.next == "handoff" and not may_hand_off:
+            turn.next = "answer"
         if turn.next == "approve":
             yield from drive(self.act(turn, Approval(approved=False, reason="unasked")))
         if turn.next == "answer":

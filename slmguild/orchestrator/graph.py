@@ -109,6 +109,13 @@ class TurnWork:
         self.left.append(self.decision)
         self.decision = {**self.decision, "expert": expert, "scores": {}, "reason": reason}
 
+    def hand_off(self, handoff: Handoff, write: Callable[[Any], None]) -> None:
+        """The turn goes on with the expert `handoff` names: routed there, one hop more."""
+        reason = f"handed off by {handoff.expert}: {handoff.reason}"
+        write(Routed(handoff.to, reason))
+        self.reroute(handoff.to, reason)
+        self.expert, self.hops = handoff.to, self.hops + 1
+
     def add(self, event: ExpertEvent, write: Callable[[Any], None] | None) -> None:
         """Record an expert's event and stream what the caller should see (if `write`)."""
         shown: Any = event
@@ -287,12 +294,8 @@ class _Nodes:
         if work.hops >= MAX_HANDOFFS:
             work.turn.next = "answer"  # passed around enough: this expert answers
             return Command(goto="answer", update={"work": work})
-        reason = f"handed off by {handoff.expert}: {handoff.reason}"
-        write(Routed(handoff.to, reason))
-        receiver = self.guild.expert(handoff.to)
-        work.reroute(handoff.to, reason)
-        work.expert, work.hops = handoff.to, work.hops + 1
-        work.turn = receiver.begin(state["request"]["message"], _history(state), query=work.turn.query)
+        work.hand_off(handoff, write)
+        work.turn = self.guild.expert(handoff.to).begin(state["request"]["message"], _history(state), query=work.turn.query)
         return Command(goto="retrieve", update={"work": work})
 
     def approve(self, state: ConversationState) -> Command[Any]:
@@ -321,7 +324,8 @@ class _Nodes:
         """Each part to its expert, concurrently; one answer that says who said what.
 
         A part's expert runs alone: a call that needs approval is not run in a
-        multi-expert turn, and the part's answer says so (ask for it on its own).
+        multi-expert turn, and the part's answer says so (ask for it on its own). A part
+        handed off is answered by the expert it was handed to.
         """
         decision = state["route"]
         plan = Plan.model_validate(decision["plan"])
@@ -334,9 +338,15 @@ class _Nodes:
             work = TurnWork({**decision, "expert": part.expert, "question": part.question}, part.expert)
             # Parts finish out of order: their progress is streamed, their tokens are not.
             hide_tokens = lambda event: None if isinstance(event, Token) else write(event)
-            for event in expert.stream(part.question, history):
-                work.add(event, hide_tokens)
-            return work.reply(expert)
+            while True:  # a part handed off goes on with the receiver, as a single turn does
+                handoff = None
+                for event in expert.stream(part.question, history, may_hand_off=work.hops < MAX_HANDOFFS):
+                    handoff = event if isinstance(event, Handoff) else handoff
+                    work.add(event, hide_tokens)
+                if handoff is None:
+                    return work.reply(expert)
+                work.hand_off(handoff, write)
+                expert = self.guild.expert(handoff.to)
 
         with ThreadPoolExecutor(max_workers=len(plan.parts)) as pool:
             parts = list(pool.map(answer_part, range(len(plan.parts))))
