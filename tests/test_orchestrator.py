@@ -349,6 +349,28 @@ def test_a_multi_expert_part_that_is_handed_off_is_answered_by_the_expert_it_goe
     assert [route.expert for route in saved.parts[1].rerouted_from] == ["finance"]
 
 
+def test_the_guild_graph_runs_as_a_subgraph_of_another_langgraph_graph(tmp_path):
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    from slmguild.orchestrator.graph import ConversationState, build_graph
+
+    parent = StateGraph(ConversationState)
+    parent.add_node("helpdesk", build_graph(scripted_guild(tmp_path)))
+    parent.add_edge(START, "helpdesk")
+    parent.add_edge("helpdesk", END)
+    app = parent.compile(checkpointer=InMemorySaver())
+    chunks = list(app.stream({"request": {"message": "please reset my vpn password"}},
+                             {"configurable": {"thread_id": "app"}}, stream_mode=["custom", "values"], subgraphs=True))
+    # Its events come through LangGraph's own custom stream, from inside the subgraph.
+    custom = [data for namespace, mode, data in chunks if mode == "custom"]
+    assert [type(event) for event in custom] == [Routed, Token]
+    assert all(namespace[0].startswith("helpdesk:") for namespace, mode, _ in chunks if mode == "custom")
+    final = [data for namespace, mode, data in chunks if mode == "values" and namespace == ()][-1]
+    assert final["messages"][-1].text == "it answers: please reset my vpn password"
+    assert final["traces"][-1]["route"]["expert"] == "it"
+
+
 def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
     guild = scripted_guild(tmp_path)
     guild.config.routing.planner = "llm"

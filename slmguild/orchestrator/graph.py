@@ -14,7 +14,9 @@ saved per session (`thread_id`); `approve` stops the turn with LangGraph's `inte
 at a call that changes something, and `Command(resume=...)` continues it, in this
 process or another. Nodes are synchronous and emit their events (`Routed`,
 `Retrieved`, `Token`, ...) as they happen to the turn's event sink (`EVENTS`), which
-`Guild.stream` drains while the graph runs.
+`Guild.stream` drains while the graph runs; run anywhere else — as a subgraph of
+another LangGraph graph, by LangGraph's own tooling — they go to LangGraph's "custom"
+stream instead.
 
 Why not LangGraph's own "custom" stream mode: it runs every node in a background
 thread with a waiter per step, which measured ~8 ms a turn on a two-node graph
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Command, interrupt
@@ -67,7 +70,7 @@ from slmguild.orchestrator.trace import (
 if TYPE_CHECKING:
     from slmguild.orchestrator.guild import Guild
 
-EVENTS: ContextVar[Callable[[Any], None]] = ContextVar("slmguild_turn_events")
+EVENTS: ContextVar[Callable[[Any], None] | None] = ContextVar("slmguild_turn_events", default=None)
 FALLBACK, ESCALATION = "fallback", "escalation"
 MAX_HISTORY_MESSAGES = 12  # six turns; the whole conversation stays in the session
 MAX_HANDOFFS = 2  # experts passing a turn around stop after this many hops
@@ -227,7 +230,7 @@ class _Nodes:
         moved_on = left.turn.pending if left is not None and left.turn is not None else None
         # The user moved on from a call that waited: it never runs.
         update: dict[str, Any] = self._abandon(left) if left is not None and moved_on is not None else {}
-        write = EVENTS.get()
+        write = _sink()
         if plan := decision.get("plan"):
             write(Planned(tuple((part["expert"], part["question"]) for part in plan["parts"])))
             return Command(goto="multi", update={**update, "route": decision, "work": None})
@@ -267,7 +270,7 @@ class _Nodes:
                         work.add(event, None)  # the search's time, in the trace
                 return Command(goto="escalate", update={"work": work})
             for event in found:
-                work.add(event, EVENTS.get())
+                work.add(event, _sink())
         return Command(goto=work.turn.next, update={"work": work})
 
     def escalate(self, state: ConversationState) -> Command[Any]:
@@ -275,7 +278,7 @@ class _Nodes:
         work = state["work"]
         assert work is not None
         escalation = self.guild.expert(ESCALATION)
-        EVENTS.get()(Escalated(work.decision["reason"], _model_label(escalation)))
+        _sink()(Escalated(work.decision["reason"], _model_label(escalation)))
         work.expert = ESCALATION
         work.turn = escalation.begin(state["request"]["message"], _history(state))
         return Command(goto="answer", update={"work": work})
@@ -285,7 +288,7 @@ class _Nodes:
         work = state["work"]
         assert work is not None and work.turn is not None
         expert = self.guild.expert(work.expert)
-        write = EVENTS.get()
+        write = _sink()
         for event in drive(expert.tool_step(work.turn)):
             work.add(event, write)
         handoff = work.turn.handoff
@@ -307,7 +310,7 @@ class _Nodes:
         work.started, work.first_token_at = time.perf_counter(), None  # the user's wait is not the turn's
         expert = self.guild.expert(work.expert)
         for event in drive(expert.act(work.turn, Approval(**answer))):
-            work.add(event, EVENTS.get())
+            work.add(event, _sink())
         return Command(goto="answer", update={"work": work})
 
     def answer(self, state: ConversationState) -> dict[str, Any]:
@@ -315,7 +318,7 @@ class _Nodes:
         work = state["work"]
         assert work is not None and work.turn is not None
         expert = self.guild.expert(work.expert)
-        write = EVENTS.get()
+        write = _sink()
         for event in expert.answer(work.turn, state["request"].get("sampling")):
             work.add(event, write)
         return _finish(state["request"]["message"], work.reply(expert), state.get("expert"))
@@ -329,7 +332,7 @@ class _Nodes:
         """
         decision = state["route"]
         plan = Plan.model_validate(decision["plan"])
-        write = EVENTS.get()
+        write = _sink()
         history = _history(state)
 
         def answer_part(index: int) -> dict[str, Any]:
@@ -364,6 +367,12 @@ class _Nodes:
                                parts=[part["trace"] for part in parts]),
         }
         return _finish(state["request"]["message"], reply, state.get("expert"))
+
+
+def _sink() -> Callable[[Any], None]:
+    """Where a node's events go: the guild's turn (`EVENTS`, set by `Guild.stream`), else
+    LangGraph's custom stream (a no-op unless the caller streams it)."""
+    return EVENTS.get() or get_stream_writer()
 
 
 def approval_request(pending: PendingCall) -> str:
