@@ -4,6 +4,7 @@ turns, follow-ups, sessions (SQLite and PostgreSQL), crash safety, concurrency, 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -369,6 +370,19 @@ def test_the_guild_graph_runs_as_a_subgraph_of_another_langgraph_graph(tmp_path)
     final = [data for namespace, mode, data in chunks if mode == "values" and namespace == ()][-1]
     assert final["messages"][-1].text == "it answers: please reset my vpn password"
     assert final["traces"][-1]["route"]["expert"] == "it"
+
+
+def test_the_example_guilds_langgraph_json_names_a_graph_that_answers(example_guild):
+    # What `langgraph dev` in examples/acme loads: the module and variable langgraph.json names.
+    folder = example_guild.parent
+    spec = json.loads((folder / "langgraph.json").read_text())["graphs"]["acme-helpdesk"]
+    path, variable = spec.split(":")
+    loaded = importlib.util.spec_from_file_location("acme_langgraph_app", folder / path)
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    module.guild.expert("fallback").model = ScriptedModel(replies=[echo("fallback")])
+    state = getattr(module, variable).invoke({"request": {"message": "tell me a joke", "expert": "fallback"}})
+    assert state["messages"][-1].text == "fallback answers: tell me a joke"
 
 
 def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
