@@ -111,13 +111,14 @@ class TurnWork:
         in the trace (`TurnTrace.rerouted_from`)."""
         self.left.append(self.decision)
         self.decision = {**self.decision, "expert": expert, "scores": {}, "reason": reason}
+        self.expert = expert
 
     def hand_off(self, handoff: Handoff, write: Callable[[Any], None]) -> None:
         """The turn goes on with the expert `handoff` names: routed there, one hop more."""
         reason = f"handed off by {handoff.expert}: {handoff.reason}"
         write(Routed(handoff.to, reason))
         self.reroute(handoff.to, reason)
-        self.expert, self.hops = handoff.to, self.hops + 1
+        self.hops += 1
 
     def add(self, event: ExpertEvent, write: Callable[[Any], None] | None) -> None:
         """Record an expert's event and stream what the caller should see (if `write`)."""
@@ -279,7 +280,6 @@ class _Nodes:
         assert work is not None
         escalation = self.guild.expert(ESCALATION)
         _sink()(Escalated(work.decision["reason"], _model_label(escalation)))
-        work.expert = ESCALATION
         work.turn = escalation.begin(state["request"]["message"], _history(state))
         return Command(goto="answer", update={"work": work})
 
