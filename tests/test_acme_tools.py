@@ -183,8 +183,12 @@ def test_convert_currency_rejects_bad_arguments():
 
 def test_expense_limits():
     hotel = acme.expense_limit.invoke({"category": "hotel"})
-    assert (hotel["limit_eur"], hotel["unit"]) == (140, "EUR per night")
+    assert (hotel["limit_eur"], hotel["unit"], hotel["city"]) == (140, "EUR per night", "other cities")
     assert "Berlin 160" in hotel["rule"]
+    # A hotel's limit is its city's: asked about London, 140 (the other cities') was wrong.
+    london = acme.expense_limit.invoke({"category": "hotel", "city": "london"})
+    assert (london["limit_eur"], london["city"]) == (230, "London")
+    assert acme.expense_limit.invoke({"category": "taxi", "city": "london"})["limit_eur"] == 60
     taxi = acme.expense_limit.invoke({"category": "taxi"})
     assert (taxi["limit_eur"], taxi["unit"]) == (60, "EUR per ride")
     assert acme.expense_limit.invoke({"category": "mileage"})["limit_eur"] == 0.32
@@ -196,6 +200,8 @@ def test_expense_limits():
             for category in ("taxi", "flights")]
     assert said[0].startswith("The taxi limit is 60 EUR per ride: ")
     assert said[1].startswith("The flights rule (class of travel): Economy class")
+    new_york = asyncio.run(executor.execute("expense_limit", {"category": "hotel", "city": "new_york"})).said
+    assert new_york.startswith("The hotel limit in New York is 300 EUR per night")
     with pytest.raises(ValueError):
         acme.expense_limit.invoke({"category": "alcohol"})
 

@@ -25,6 +25,10 @@ SEED = Path(__file__).resolve().parent / "data" / "acme.sql"
 Office = Literal["lyon", "berlin", "montreal"]
 Currency = Literal["EUR", "USD", "CAD", "GBP", "CHF", "JPY", "SEK", "PLN"]
 Category = Literal["meals", "hotel", "flights", "train", "taxi", "mileage", "client_entertainment", "equipment"]
+HotelCity = Literal[
+    "lyon", "paris", "berlin", "munich", "hamburg", "frankfurt", "brussels", "london", "zurich", "montreal",
+    "toronto", "new_york", "other",
+]
 
 # First response and resolution targets per priority (docs/it/it-tickets.md).
 TARGETS = {
@@ -32,6 +36,12 @@ TARGETS = {
     "high": ("2 working hours", "1 working day"),
     "normal": ("1 working day", "3 working days"),
     "low": ("2 working days", "10 working days"),
+}
+
+# Nightly hotel limits by city, EUR (docs/finance/hotel-limits-by-city.md).
+HOTEL_LIMITS = {
+    "lyon": 130, "paris": 200, "berlin": 160, "munich": 170, "hamburg": 150, "frankfurt": 160, "brussels": 150,
+    "london": 230, "zurich": 250, "montreal": 190, "toronto": 200, "new_york": 300,
 }
 
 _create_lock = threading.Lock()
@@ -514,7 +524,7 @@ def convert_currency(
             {"category": "client_entertainment"},
         ),
         ("how much can I claim for lunch on a business trip?", {"category": "meals"}),
-        ("Is there a cap on hotel nights when I'm in Berlin for the workshop?", {"category": "hotel"}),
+        ("Is there a cap on hotel nights when I'm in Berlin for the workshop?", {"category": "hotel", "city": "berlin"}),
         ("What's the max I can expense for a plane ticket to Montreal? Economy only?", {"category": "flights"}),
         ("can i claim a cab from the airport, and up to how much", {"category": "taxi"}),
         (
@@ -532,18 +542,29 @@ def convert_currency(
             {"category": "equipment"},
         ),
     ],
-    says=("The {category} limit is {limit_eur:g} {unit}: {rule}",
+    says=("The {category} limit in {city} is {limit_eur:g} {unit}: {rule}",
+          "The {category} limit is {limit_eur:g} {unit}: {rule}",
           "The {category} rule ({unit}): {rule}"),  # train and flights: a class of travel, no amount
 )
-def expense_limit(category: Category) -> dict[str, Any]:
+def expense_limit(category: Category, city: HotelCity = "other") -> dict[str, Any]:
     """Look up the reimbursement limit and rules of an expense category in ClaimIt.
 
     Args:
         category: The ClaimIt expense category: meals, hotel, flights, train, taxi, mileage,
             client_entertainment or equipment.
+        city: For a hotel, the city of the stay (the nightly limit depends on it): lyon, paris,
+            berlin, munich, hamburg, frankfurt, brussels, london, zurich, montreal, toronto,
+            new_york, or other for any other city.
     """
     with closing(_connect()) as connection:
-        row = connection.execute(
+        row = dict(connection.execute(
             "SELECT category, limit_eur, unit, rule FROM expense_limits WHERE category = ?", (category,)
-        ).fetchone()
-    return dict(row)
+        ).fetchone())
+    if category != "hotel":
+        return row
+    # The hotel rule lists every city's limit, and its limit is that of the other cities: asked
+    # about London, "The hotel limit is 140 EUR per night" led with the wrong figure.
+    if city == "other":
+        return {**row, "city": "other cities"}
+    return {**row, "city": city.replace("_", " ").title(), "limit_eur": HOTEL_LIMITS[city],
+            "rule": "taxes and breakfast included. Book through TripDesk."}
