@@ -33,5 +33,5 @@ def model_free_guild(
     if trained:
         # Trained on the whole guild, tools' examples included: still this guild's router,
         # although the tool phase is off here (the guild itself would call it stale).
-        guild.__dict__["scorer"] = TrainedRouter(guild.knowledge.embedder, RouterModel.load(trained))
+        guild.routing.__dict__["scorer"] = TrainedRouter(guild.knowledge.embedder, RouterModel.load(trained))
     return guild

@@ -209,7 +209,7 @@ def test_two_answers_at_once_run_the_call_exactly_once(guild_file, repairs, name
         assert len(ran(repairs)) == attempt + 1
         (reply,) = [answer for answer in answers if isinstance(answer, slmguild.Reply)]
         assert reply.trace.tools[0].approval == "approved"
-    assert len(guild._session_locks) == 0  # no session's lock outlives its turns
+    assert len(guild.turns._session_locks) == 0  # no session's lock outlives its turns
 
 
 @pytest.mark.parametrize("named", [True, False], ids=["named session", "generated session"])

@@ -76,7 +76,7 @@ def test_routing_accuracy_counts_per_label_with_nobody_for_out_of_scope(example_
         Labelled("What is the hotel limit in Berlin?", "hr"),  # a wrong label: one mistake
         Labelled("Write me a poem about the sea", None),
     ]
-    report = routing_accuracy(guild.embedding_router, rows)
+    report = routing_accuracy(guild.routing.embedding_router, rows)
     assert (report.total, report.correct) == (5, 4) and report.accuracy == 0.8
     assert report.per_label["hr"] == (1, 2) and report.per_label["(nobody)"] == (1, 1)
     assert report.mistakes == [("What is the hotel limit in Berlin?", "hr", "finance")]

@@ -64,7 +64,7 @@ def echo(name: str):
 def scripted_guild(tmp_path: Path, *, turns: int = 4, **options) -> slmguild.Guild:
     config = make_config(tmp_path, **options)
     guild = slmguild.Guild(config, knowledge=KnowledgeBase(config, embedder=FakeEmbedder()))
-    for name in [*guild.experts, "fallback"] + (["escalation"] if guild.escalation else []):
+    for name in [*guild.experts, "fallback"] + (["escalation"] if guild.roster.escalation else []):
         guild.expert(name).model = ScriptedModel(replies=[echo(name)] * turns)
     return guild
 
@@ -109,7 +109,7 @@ def test_what_no_exemplar_owns_goes_to_the_expert_whose_documents_match_it(tmp_p
         return events_of(guild, message)[0][0]
 
     guild = slmguild.Guild(config, knowledge=knowledge)
-    assert guild.embedding_router.route("is my account locked with error SL-403").expert is None  # no exemplar owns it
+    assert guild.routing.embedding_router.route("is my account locked with error SL-403").expert is None  # no exemplar owns it
     routed = first_event("is my account locked with error SL-403", guild)
     assert routed.expert == "it" and routed.reason.startswith("its documents match")
     assert first_event("tell me a joke about penguins", guild).expert == "fallback"
@@ -149,7 +149,7 @@ def test_a_request_spanning_two_experts_is_split_and_merged(tmp_path):
 
 
 def test_a_piece_that_says_nothing_on_its_own_stays_with_the_piece_before_it(tmp_path):
-    scorer = scripted_guild(tmp_path).scorer
+    scorer = scripted_guild(tmp_path).routing.scorer
     assert split_by_clauses("my laptop screen is broken. What do I do now?", scorer) is None
     plan = split_by_clauses("Hi! how many leave days do I have? And what is the hotel limit per night?", scorer)
     assert [(part.expert, part.question) for part in plan.parts] == [
@@ -354,10 +354,10 @@ def test_the_guild_graph_runs_as_a_subgraph_of_another_langgraph_graph(tmp_path)
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.graph import END, START, StateGraph
 
-    from slmguild.orchestrator.graph import ConversationState, build_graph
+    from slmguild.orchestrator.graph import ConversationState
 
     parent = StateGraph(ConversationState)
-    parent.add_node("helpdesk", build_graph(scripted_guild(tmp_path)))
+    parent.add_node("helpdesk", scripted_guild(tmp_path).graph())
     parent.add_edge(START, "helpdesk")
     parent.add_edge("helpdesk", END)
     app = parent.compile(checkpointer=InMemorySaver())
@@ -370,6 +370,42 @@ def test_the_guild_graph_runs_as_a_subgraph_of_another_langgraph_graph(tmp_path)
     final = [data for namespace, mode, data in chunks if mode == "values" and namespace == ()][-1]
     assert final["messages"][-1].text == "it answers: please reset my vpn password"
     assert final["traces"][-1]["route"]["expert"] == "it"
+
+
+def test_a_turn_saved_with_its_route_as_a_dict_reads_back_typed():
+    from slmguild.orchestrator.graph import TurnWork
+    from slmguild.orchestrator.trace import RouteTrace
+
+    # Versions before typed routes saved a waiting turn's route (and the routes it left) as dicts.
+    work = TurnWork({"expert": "hr", "reason": "forced by the caller", "routing_s": 0.01}, "hr",
+                    left=[{"expert": "it", "reason": "router", "scores": {"it": 0.7}}])
+    assert work.decision == RouteTrace(expert="hr", reason="forced by the caller", routing_s=0.01)
+    work.reroute("finance", "handed off by hr")
+    assert [route.expert for route in work.left] == ["it", "hr"] and work.decision.expert == "finance"
+
+
+def test_the_guild_and_an_expert_are_langchain_runnables(tmp_path):
+    from langchain_core.output_parsers import StrOutputParser
+
+    guild = scripted_guild(tmp_path, turns=8)
+    runnable = guild.as_runnable()
+    answer = runnable.invoke("please reset my vpn password")
+    assert answer.content == "it answers: please reset my vpn password"
+    assert answer.response_metadata["expert"] == "it"
+    assert answer.response_metadata["trace"]["route"]["expert"] == "it"
+    # Streamed: the answer's pieces first, the reply's metadata last.
+    chunks = list(runnable.stream({"message": "how many leave days do I have left", "session": "s"}))
+    assert "".join(chunk.text for chunk in chunks) == "hr answers: how many leave days do I have left"
+    assert chunks[-1].response_metadata["session"] == "s" and not chunks[0].response_metadata
+    assert [reply.response_metadata["expert"] for reply in runnable.batch(
+        ["please reset my vpn password", "how many leave days do I have left"])] == ["it", "hr"]
+    # One expert alone, whatever the router would say; async, and in an LCEL chain.
+    finance = guild.as_runnable(expert="finance")
+    reply = asyncio.run(finance.ainvoke("please reset my vpn password"))
+    assert (reply.text, reply.response_metadata["expert"]) == ("finance answers: please reset my vpn password", "finance")
+    assert (finance | StrOutputParser()).invoke("what is the taxi limit") == "finance answers: what is the taxi limit"
+    with pytest.raises(slmguild.UnknownExpert):
+        guild.as_runnable(expert="nobody")
 
 
 def test_the_example_guilds_langgraph_json_names_a_graph_that_answers(example_guild):
@@ -390,12 +426,12 @@ def test_the_llm_planner_splits_under_a_schema_of_the_guild_experts(tmp_path):
     guild.config.routing.planner = "llm"
     plan = {"parts": [{"expert": "hr", "question": "leave days left?"},
                       {"expert": "finance", "question": "hotel limit in Berlin?"}]}
-    guild.llm_planner.model = ScriptedModel(replies=[json.dumps(plan), json.dumps({"parts": [
+    guild.routing.llm_planner.model = ScriptedModel(replies=[json.dumps(plan), json.dumps({"parts": [
         {"expert": "hr", "question": "leave days left?"}]})])
     events, _reply = events_of(guild, "leave days and the Berlin hotel limit, please")
     (planned,) = [e for e in events if isinstance(e, Planned)]
     assert planned.parts == (("hr", "leave days left?"), ("finance", "hotel limit in Berlin?"))
-    schema = guild.llm_planner.model.requests[0]["response_format"]["json_schema"]["schema"]
+    schema = guild.routing.llm_planner.model.requests[0]["response_format"]["json_schema"]["schema"]
     assert schema["$defs"]["Part"]["properties"]["expert"]["enum"] == ["it", "hr", "finance"]
     _, single = events_of(guild, "how many leave days do I have")  # a one-expert plan: routed as usual
     assert single.expert == "hr"

@@ -289,7 +289,7 @@ def test_off_by_default_and_by_otel_sdk_disabled(tmp_path, spans, monkeypatch):
     guild.expert("it").model = ScriptedModel(replies=["Reset it at selfservice.acme.example [vpn.md]."])
     monkeypatch.setitem(sys.modules, "opentelemetry.trace", None)  # importing it now fails: it is not imported
     assert guild.run("please reset my vpn password").expert == "it"
-    assert guild.telemetry is None and spans.get_finished_spans() == ()
+    assert guild.turns.telemetry is None and spans.get_finished_spans() == ()
 
     off, on = TelemetryConfig(), TelemetryConfig(enabled=True)
     assert not telemetry_enabled(off) and telemetry_enabled(on) and not content_captured(on)

@@ -151,14 +151,14 @@ def test_router_train_saves_the_model_and_the_guild_routes_with_it(guild_file, c
     assert "# a comment that must survive" in guild_file.read_text()
     guild = slmguild.load_guild(guild_file)
     assert guild.config.routing.model == str(guild_file.with_name("guild.router.npz"))
-    assert isinstance(guild.scorer, TrainedRouter)
-    assert guild.router.route("the vpn will not connect from home").expert == "it"
-    assert guild.router.route("how many days of leave can I carry over").expert == "hr"
+    assert isinstance(guild.routing.scorer, TrainedRouter)
+    assert guild.routing.router.route("the vpn will not connect from home").expert == "it"
+    assert guild.routing.router.route("how many days of leave can I carry over").expert == "hr"
 
     # Exemplars changed after training: the stale model is not used, and the log says so.
     guild_file.write_text(guild_file.read_text().replace("can I carry over leave", "sick leave"))
     with caplog.at_level(logging.WARNING, logger="slmguild.orchestrator"):
-        assert isinstance(slmguild.load_guild(guild_file).scorer, EmbeddingRouter)
+        assert isinstance(slmguild.load_guild(guild_file).routing.scorer, EmbeddingRouter)
     assert "slmguild router train" in caplog.text
 
 
@@ -184,9 +184,9 @@ def test_router_train_tunes_an_encoder_for_routing_only(guild_file):
     encoder, tokenizer = encoder_files(model_path)
     assert RouterModel.load(model_path).tuned_encoder and encoder.is_file() and tokenizer.is_file()
     guild = slmguild.load_guild(guild_file)
-    assert guild.scorer.embedder is not guild.knowledge.embedder
-    assert guild.router.route("the vpn will not connect from home").expert == "it"
-    assert guild.router.route("how many days of leave can I carry over").expert == "hr"
+    assert guild.routing.scorer.embedder is not guild.knowledge.embedder
+    assert guild.routing.router.route("the vpn will not connect from home").expert == "it"
+    assert guild.routing.router.route("how many days of leave can I carry over").expert == "hr"
 
     # Tuning drew each sub-topic's exemplars together, relative to the other sub-topic's.
     def spread(embedder) -> float:
@@ -195,10 +195,10 @@ def test_router_train_tunes_an_encoder_for_routing_only(guild_file):
         leave = unit(np.asarray(embedder.embed_documents(["how many leave days do I have"])))
         return float(vpn[0] @ vpn[1] - vpn[0] @ leave[0])
 
-    assert spread(guild.scorer.embedder) > spread(guild.knowledge.embedder)
+    assert spread(guild.routing.scorer.embedder) > spread(guild.knowledge.embedder)
 
     # Trained again without it: the model routes with the knowledge embedder, the files go.
     router_command("train", guild_file)
     assert not encoder.exists() and not tokenizer.exists()
     guild = slmguild.load_guild(guild_file)
-    assert not RouterModel.load(model_path).tuned_encoder and guild.scorer.embedder is guild.knowledge.embedder
+    assert not RouterModel.load(model_path).tuned_encoder and guild.routing.scorer.embedder is guild.knowledge.embedder

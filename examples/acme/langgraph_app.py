@@ -8,7 +8,6 @@ a run's input is `{"request": {"message": "..."}}`, and the state holds the conv
 from pathlib import Path
 
 from slmguild import load_guild
-from slmguild.orchestrator.graph import build_graph
 
 guild = load_guild(Path(__file__).with_name("guild.yaml"))
-graph = build_graph(guild)
+graph = guild.graph()

@@ -92,7 +92,7 @@ def evaluate(
     if routing is not None:
         requests = labelled_rows(read_jsonl(routing, ["text"]))
         with _progress("routing") as progress:
-            routed = routing_accuracy(loaded.router, requests, progress=progress)
+            routed = routing_accuracy(loaded.routing.router, requests, progress=progress)
         per_label = {label: {"correct": c, "total": t} for label, (c, t) in routed.per_label.items()}
         figures["routing"] = {"file": str(routing), "total": routed.total, "accuracy": routed.accuracy,
                               "per_label": per_label, "p50_ms": routed.p50_ms}

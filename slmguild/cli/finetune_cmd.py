@@ -101,8 +101,8 @@ def synth(
     """
     loaded = load_guild(guild)
     member = loaded.expert(expert)
-    teacher = loaded.escalation or member
-    if loaded.escalation is None:
+    teacher = loaded.roster.escalation or member
+    if loaded.roster.escalation is None:
         console.print(f"[yellow]no escalation model: {expert}'s own model writes the data[/]")
     passages = [chunk.text for chunk in loaded.knowledge.document_chunks(expert)][:limit]
     if not passages:

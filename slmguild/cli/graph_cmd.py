@@ -8,7 +8,6 @@ import typer
 
 from slmguild.cli.turns import GuildOption
 from slmguild.orchestrator import load_guild
-from slmguild.orchestrator.graph import build_graph
 
 
 def graph(guild: GuildOption = Path("guild.yaml")) -> None:
@@ -17,4 +16,4 @@ def graph(guild: GuildOption = Path("guild.yaml")) -> None:
     Each node is a step: route, retrieve, tool_step (it loops), approve (the turn waits
     for the user), answer, escalate, multi (several experts at once).
     """
-    typer.echo(build_graph(load_guild(guild)).get_graph().draw_mermaid())
+    typer.echo(load_guild(guild).graph().get_graph().draw_mermaid())

@@ -79,8 +79,8 @@ def train(
     loaded = load_guild(guild)
     rows = _labelled(data, list(loaded.experts))
     target = out or guild.with_name(f"{guild.stem}.router.npz")
-    exemplars = loaded.training_exemplars()
-    documents = loaded.routing_documents()
+    exemplars = loaded.routing.training_exemplars()
+    documents = loaded.routing.routing_documents()
     if missing := [name for name, expert in loaded.config.experts.items()
                    if expert.knowledge.sources and name not in documents]:
         console.print(f"[yellow]not ingested, so left out: the documents of {', '.join(missing)} "
@@ -96,7 +96,7 @@ def train(
             embedder = loaded.knowledge.embedder
         with console.status("embedding the exemplars and documents, fitting the router..."):
             model = fit_router_model(
-                embedder, exemplars, loaded.out_of_scope_examples(),
+                embedder, exemplars, loaded.routing.out_of_scope_examples(),
                 embedder_name=loaded.knowledge.embedder_name, documents=documents,
             )
             vectors, labels = labelled_vectors(embedder, rows)
@@ -132,7 +132,7 @@ def calibrate_thresholds(
     comments and layout."""
     loaded = load_guild(guild)
     rows = _labelled(data, list(loaded.experts))
-    thresholds = loaded.embedding_router.calibrate(rows)
+    thresholds = loaded.routing.embedding_router.calibrate(rows)
     for name, value in sorted(thresholds.items()):
         console.print(f"{name}: {value}")
     if dry_run:

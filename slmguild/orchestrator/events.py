@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -82,7 +83,24 @@ class Done:
 
 Event = Routed | Planned | Escalated | Handoff | Retrieved | Token | ToolCall | ToolResult | Done
 
+
+def reply_of(events: Iterator[Event]) -> Reply:
+    """The `Reply` that ends a turn's events."""
+    for event in events:
+        if isinstance(event, Done):
+            return event.reply
+    raise AssertionError("a turn always ends with Done")
+
+
+async def areply_of(events: AsyncIterator[Event]) -> Reply:
+    """The `Reply` that ends a turn's events, for asyncio callers."""
+    async for event in events:
+        if isinstance(event, Done):
+            return event.reply
+    raise AssertionError("a turn always ends with Done")
+
+
 __all__ = [
     "Done", "Escalated", "Event", "Handoff", "PendingCall", "Planned", "Reply", "Retrieved", "Routed", "Token",
-    "ToolCall", "ToolResult",
+    "ToolCall", "ToolResult", "areply_of", "reply_of",
 ]

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -58,6 +58,8 @@ from slmguild.concurrency import drive
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator.events import Escalated, Planned, Routed, Token
 from slmguild.orchestrator.planner import Plan
+from slmguild.orchestrator.policy import Request, RoutingPolicy
+from slmguild.orchestrator.roster import ESCALATION, FALLBACK, Roster
 from slmguild.orchestrator.trace import (
     AnswerTrace,
     RouteTrace,
@@ -67,22 +69,9 @@ from slmguild.orchestrator.trace import (
     TurnTrace,
 )
 
-if TYPE_CHECKING:
-    from slmguild.orchestrator.guild import Guild
-
 EVENTS: ContextVar[Callable[[Any], None] | None] = ContextVar("slmguild_turn_events", default=None)
-FALLBACK, ESCALATION = "fallback", "escalation"
 MAX_HISTORY_MESSAGES = 12  # six turns; the whole conversation stays in the session
 MAX_HANDOFFS = 2  # experts passing a turn around stop after this many hops
-
-
-class Request(TypedDict, total=False):
-    """This turn's input: the message and the caller's overrides."""
-
-    message: str
-    expert: str | None  # forced by the caller (tests, `/expert NAME`)
-    escalate: bool  # the user asked for the escalation model
-    sampling: dict[str, Any] | None  # the caller's options for a generated answer (`Expert.sampling`)
 
 
 @dataclass
@@ -91,11 +80,11 @@ class TurnWork:
     (`ExpertTurn`), and what the trace will say. Plain data, saved with the session
     while a call waits for approval."""
 
-    decision: dict[str, Any]  # the route: expert, reason, scores, routing_s
+    decision: RouteTrace  # the route it is on
     expert: str  # who works on the turn now
     turn: ExpertTurn | None = None
     hops: int = 0  # handoffs so far
-    left: list[dict[str, Any]] = field(default_factory=list)  # the routes it left: handoffs, escalation
+    left: list[RouteTrace] = field(default_factory=list)  # the routes it left: handoffs, escalation
     started: float = field(default_factory=time.perf_counter)  # this process's part of the turn
     first_token_at: float | None = None
     pieces: list[str] = field(default_factory=list)
@@ -106,11 +95,16 @@ class TurnWork:
     steps: list[dict[str, Any]] = field(default_factory=list)
     notice: str | None = None  # something the user should know about the turn
 
+    def __post_init__(self) -> None:
+        # A turn saved while it waited for approval by a version that kept routes as dicts.
+        self.decision = RouteTrace.model_validate(self.decision)
+        self.left = [RouteTrace.model_validate(route) for route in self.left]
+
     def reroute(self, expert: str, reason: str) -> None:
         """The turn goes to `expert` (a handoff, an escalation); the route it leaves stays
         in the trace (`TurnTrace.rerouted_from`)."""
         self.left.append(self.decision)
-        self.decision = {**self.decision, "expert": expert, "scores": {}, "reason": reason}
+        self.decision = self.decision.model_copy(update={"expert": expert, "scores": {}, "reason": reason})
         self.expert = expert
 
     def hand_off(self, handoff: Handoff, write: Callable[[Any], None]) -> None:
@@ -155,8 +149,8 @@ class TurnWork:
         finished = time.perf_counter()
         model = _model_label(expert)
         trace = TurnTrace(
-            route=RouteTrace.model_validate(self.decision),
-            rerouted_from=[RouteTrace.model_validate(route) for route in self.left],
+            route=self.decision,
+            rerouted_from=list(self.left),
             model=model,
             retrieved=[SourceTrace.model_validate(hit) for hit in self.retrieved],
             tools=[ToolCallTrace.model_validate(call) for call in self.tool_calls],
@@ -180,6 +174,9 @@ CHECKPOINTED = [  # the slmguild types a saved turn holds, besides LangGraph's a
     ("slmguild.tools.executor", "Observation"),
     ("slmguild.knowledge.chunks", "Hit"),
     ("slmguild.knowledge.chunks", "Chunk"),
+    ("slmguild.orchestrator.trace", "RouteTrace"),
+    ("slmguild.orchestrator.planner", "Plan"),
+    ("slmguild.orchestrator.planner", "Part"),
 ]
 CHECKPOINT_SERDE = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINTED)
 """The (de)serializer for checkpointers that keep slmguild's sessions (give it to your own)."""
@@ -192,14 +189,16 @@ class ConversationState(TypedDict, total=False):
     expert: str | None  # who answered last: follow-ups stay with them
     traces: Annotated[list[dict[str, Any]], operator.add]  # one per finished turn
     request: Request
-    route: dict[str, Any]  # a multi-expert turn's decision: its plan
+    route: RouteTrace  # a multi-expert turn's route
+    plan: Plan  # and how it is split
     work: TurnWork | None  # the turn under way (None once it is answered)
     reply: dict[str, Any]  # this turn's reply (its trace as JSON)
 
 
-def build_graph(guild: Guild, checkpointer: BaseCheckpointSaver | None = None) -> Any:
-    """The compiled graph of `guild`; with `checkpointer`, every session is persistent."""
-    nodes = _Nodes(guild)
+def build_graph(roster: Roster, routing: RoutingPolicy, checkpointer: BaseCheckpointSaver | None = None) -> Any:
+    """The compiled graph of a guild's experts (`roster`), routed by its `routing` policy
+    (`Guild.graph` builds it); with `checkpointer`, every session is persistent."""
+    nodes = _Nodes(roster, routing)
     graph = StateGraph(ConversationState)
     graph.add_node("route", nodes.route, destinations=("retrieve", "escalate", "multi"))
     graph.add_node("retrieve", nodes.retrieve, destinations=("tool_step", "answer", "escalate"))
@@ -215,28 +214,32 @@ def build_graph(guild: Guild, checkpointer: BaseCheckpointSaver | None = None) -
 
 
 class _Nodes:
-    """The graph's steps, bound to the guild whose experts they run."""
+    """The graph's steps, bound to the experts they run and the policy that routes to them."""
 
-    def __init__(self, guild: Guild) -> None:
-        self.guild = guild
+    def __init__(self, roster: Roster, routing: RoutingPolicy) -> None:
+        self.roster = roster
+        self.routing = routing
 
     def route(self, state: ConversationState) -> Command[Any]:
         """Who answers: the caller's choice, the user's escalation, a plan, or the router."""
         request = state["request"]
         started = time.perf_counter()
-        context = self.guild.in_context(request["message"], _previous_query(state))
-        decision = self.guild.decide(request, current=state.get("expert"), context=context)
-        decision["routing_s"] = round(time.perf_counter() - started, 4)
+        context = self.routing.in_context(request["message"], _previous_query(state))
+        decision = self.routing.decide(request, current=state.get("expert"), context=context)
+        routing_s = round(time.perf_counter() - started, 4)
         left = state.get("work")  # set only when the last turn stopped for approval
         moved_on = left.turn.pending if left is not None and left.turn is not None else None
         # The user moved on from a call that waited: it never runs.
         update: dict[str, Any] = self._abandon(left) if left is not None and moved_on is not None else {}
         write = _sink()
-        if plan := decision.get("plan"):
-            write(Planned(tuple((part["expert"], part["question"]) for part in plan["parts"])))
-            return Command(goto="multi", update={**update, "route": decision, "work": None})
-        write(Routed(decision["expert"], decision["reason"], decision.get("scores", {})))
-        expert = self.guild.expert(decision["expert"])
+        if isinstance(decision, Plan):
+            write(Planned(tuple((part.expert, part.question) for part in decision.parts)))
+            route = RouteTrace(reason=f"spans {', '.join(decision.experts)}", routing_s=routing_s)
+            return Command(goto="multi", update={**update, "route": route, "plan": decision, "work": None})
+        decision.routing_s = routing_s
+        assert decision.expert is not None  # one expert's route
+        write(Routed(decision.expert, decision.reason, decision.scores))
+        expert = self.roster.expert(decision.expert)
         turn = expert.begin(request["message"], _history(state), query=context.query if context.follows else None,
                             continues=context.follows and expert.name == state.get("expert"))
         work = TurnWork(decision, expert.name, turn, started=started)
@@ -249,7 +252,7 @@ class _Nodes:
         """The paused turn a new message leaves behind, finished: its call declined,
         its answer saying so (no model is asked), saved with the conversation."""
         assert left.turn is not None
-        expert = self.guild.expert(left.expert)
+        expert = self.roster.expert(left.expert)
         for event in [*drive(expert.act(left.turn, Approval(approved=False, reason="abandoned"))),
                       *expert.answer(left.turn)]:
             left.add(event, None)
@@ -260,10 +263,10 @@ class _Nodes:
         """The expert searches its documents; when they say nothing relevant, the turn escalates."""
         work = state["work"]
         assert work is not None and work.turn is not None
-        expert = self.guild.expert(work.expert)
+        expert = self.roster.expert(work.expert)
         if expert.knowledge is not None:
             found = list(expert.search(work.turn))
-            if work.hops == 0 and self.guild.should_escalate(work.turn.hits):
+            if work.hops == 0 and self.routing.should_escalate(work.turn.hits):
                 best = max((hit.similarity or 0.0 for hit in work.turn.hits), default=0.0)
                 work.reroute(ESCALATION, f"{expert.name}'s documents say nothing relevant (best {best:.2f})")
                 for event in found:
@@ -278,8 +281,8 @@ class _Nodes:
         """The larger model takes the turn (asked for, nobody owns it, or nothing relevant found)."""
         work = state["work"]
         assert work is not None
-        escalation = self.guild.expert(ESCALATION)
-        _sink()(Escalated(work.decision["reason"], _model_label(escalation)))
+        escalation = self.roster.expert(ESCALATION)
+        _sink()(Escalated(work.decision.reason, _model_label(escalation)))
         work.turn = escalation.begin(state["request"]["message"], _history(state))
         return Command(goto="answer", update={"work": work})
 
@@ -287,7 +290,7 @@ class _Nodes:
         """One decision of the expert's tool phase, and the calls that need no approval."""
         work = state["work"]
         assert work is not None and work.turn is not None
-        expert = self.guild.expert(work.expert)
+        expert = self.roster.expert(work.expert)
         write = _sink()
         for event in drive(expert.tool_step(work.turn)):
             work.add(event, write)
@@ -298,7 +301,7 @@ class _Nodes:
             work.turn.next = "answer"  # passed around enough: this expert answers
             return Command(goto="answer", update={"work": work})
         work.hand_off(handoff, write)
-        work.turn = self.guild.expert(handoff.to).begin(state["request"]["message"], _history(state), query=work.turn.query)
+        work.turn = self.roster.expert(handoff.to).begin(state["request"]["message"], _history(state), query=work.turn.query)
         return Command(goto="retrieve", update={"work": work})
 
     def approve(self, state: ConversationState) -> Command[Any]:
@@ -308,7 +311,7 @@ class _Nodes:
         assert work is not None and work.turn is not None and work.turn.pending is not None
         answer = interrupt(asdict(work.turn.pending))  # the resume value: an `Approval`, as a dict
         work.started, work.first_token_at = time.perf_counter(), None  # the user's wait is not the turn's
-        expert = self.guild.expert(work.expert)
+        expert = self.roster.expert(work.expert)
         for event in drive(expert.act(work.turn, Approval(**answer))):
             work.add(event, _sink())
         return Command(goto="answer", update={"work": work})
@@ -317,7 +320,7 @@ class _Nodes:
         """The expert answers from what its search and tools found."""
         work = state["work"]
         assert work is not None and work.turn is not None
-        expert = self.guild.expert(work.expert)
+        expert = self.roster.expert(work.expert)
         write = _sink()
         for event in expert.answer(work.turn, state["request"].get("sampling")):
             work.add(event, write)
@@ -330,15 +333,14 @@ class _Nodes:
         multi-expert turn, and the part's answer says so (ask for it on its own). A part
         handed off is answered by the expert it was handed to.
         """
-        decision = state["route"]
-        plan = Plan.model_validate(decision["plan"])
+        decision, plan = state["route"], state["plan"]
         write = _sink()
         history = _history(state)
 
         def answer_part(index: int) -> dict[str, Any]:
             part = plan.parts[index]
-            expert = self.guild.expert(part.expert)
-            work = TurnWork({**decision, "expert": part.expert, "question": part.question}, part.expert)
+            expert = self.roster.expert(part.expert)
+            work = TurnWork(decision.model_copy(update={"expert": part.expert}), part.expert)
             # Parts finish out of order: their progress is streamed, their tokens are not.
             hide_tokens = lambda event: None if isinstance(event, Token) else write(event)
             while True:  # a part handed off goes on with the receiver, as a single turn does
@@ -349,7 +351,7 @@ class _Nodes:
                 if handoff is None:
                     return work.reply(expert)
                 work.hand_off(handoff, write)
-                expert = self.guild.expert(handoff.to)
+                expert = self.roster.expert(handoff.to)
 
         with ThreadPoolExecutor(max_workers=len(plan.parts)) as pool:
             parts = list(pool.map(answer_part, range(len(plan.parts))))
@@ -363,7 +365,7 @@ class _Nodes:
             "expert": "+".join(part["expert"] for part in parts),
             "model": model,
             "usage": usage,
-            "trace": TurnTrace(route=RouteTrace.model_validate(decision), plan=plan, model=model, usage=usage,
+            "trace": TurnTrace(route=decision, plan=plan, model=model, usage=usage,
                                parts=[part["trace"] for part in parts]),
         }
         return _finish(state["request"]["message"], reply, state.get("expert"))

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
 
     from slmguild.orchestrator.events import Reply
-    from slmguild.orchestrator.guild import Guild
+    from slmguild.orchestrator.roster import Roster
 
 log = logging.getLogger("slmguild.orchestrator")
 
@@ -105,8 +105,8 @@ def content_captured(config: TelemetryConfig) -> bool:
     return config.capture_content if captured is None else captured
 
 
-def turn_spans(guild: Guild) -> TurnSpans | None:
-    """The exporter of `guild`'s turns, or None while telemetry is off (nothing of
+def turn_spans(guild: Roster) -> TurnSpans | None:
+    """The exporter of the turns of `guild` (its roster), or None while telemetry is off (nothing of
     OpenTelemetry is imported then). Raises `MissingExtra` naming `otel` when it is on
     but OpenTelemetry is not installed."""
     settings = guild.config.telemetry

@@ -81,7 +81,7 @@ class ScriptedRoles:
 
     def load(self, guild: Guild, turn: Turn, where: Callable[..., str]) -> None:
         """Give each role the turn's replies, in the shape its requests expect."""
-        roles = [*guild.experts, "fallback", *(["escalation"] if guild.escalation else []), *HELPER_ROLES]
+        roles = [*guild.experts, "fallback", *(["escalation"] if guild.roster.escalation else []), *HELPER_ROLES]
         for role, items in turn.replies.items():
             if role not in roles:
                 raise ScenarioError(

@@ -28,9 +28,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from slmguild.agents import Expert
 from slmguild.errors import NoPendingCall, SlmguildError, UnknownExpert
 from slmguild.orchestrator import Event, Guild
-from slmguild.orchestrator.events import Reply
-from slmguild.orchestrator.graph import ESCALATION, FALLBACK
-from slmguild.orchestrator.guild import last_reply
+from slmguild.orchestrator.events import Reply, areply_of
+from slmguild.orchestrator.roster import ESCALATION, FALLBACK
 from slmguild.orchestrator.trace import TurnTrace
 from slmguild.server.auth import Authenticator
 from slmguild.server.edge import LOOPBACK_HOSTS, SESSION_ID, BodyLimit, SecurityHeaders, require_json, session_of
@@ -149,7 +148,7 @@ def create_app(
         if body.stream:
             return StreamingResponse(sse_chunks(await _started(events), body.model, metrics.count_turn, finish),
                                      media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        reply = await last_reply(events)
+        reply = await areply_of(events)
         metrics.count_turn(reply)
         return completion(reply, body.model, finish(reply))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from slmguild.orchestrator import Reply
-from slmguild.orchestrator.graph import ESCALATION
+from slmguild.orchestrator.roster import ESCALATION
 
 
 class Metrics:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from slmguild.agents import Expert, Handoff, Retrieved, ToolCall, ToolResult
 from slmguild.knowledge.citations import describe_hit
 from slmguild.orchestrator import Done, Escalated, Event, Planned, Reply, Routed, Token
-from slmguild.orchestrator.graph import ESCALATION
+from slmguild.orchestrator.roster import ESCALATION
 
 APPROVAL_REQUIRED = "approval_required"  # not one of OpenAI's reasons: nothing of theirs means "ask the user"
 
