@@ -265,6 +265,10 @@ def test_a_figure_is_supported_only_in_its_own_context():
     assert evidence.check("The pager shows 128 lines.").unsupported_figures == ("128",)
     assert evidence.check("Keys use 128-bit encryption.").passed
     assert evidence.check("The default level is 6.").passed
+    # Its unit alone is no context: what an SSO session lasts is no password's length.
+    sessions = Evidence(["Session length: An SSO session lasts 10 hours."], "What is the master password's minimum length?")
+    assert sessions.check("The master password's minimum length is 10 hours.").unsupported_figures == ("10",)
+    assert sessions.check("An SSO session lasts 10 hours.").passed
 
 
 def test_a_tool_result_reaches_the_user_as_a_sentence():

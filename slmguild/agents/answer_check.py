@@ -9,7 +9,8 @@ question and the tools' results (the *evidence*):
   `ext. 4357` = `4357`), so a figure the model reformatted is not a false alarm. A number
   is supported only *in its own context*: some content word within `CONTEXT_WORDS` words
   of it in the answer must also stand within that reach of it in the evidence — the "128"
-  of "128-bit keys" does not support "128 lines".
+  of "128-bit keys" does not support "128 lines" — and not its unit alone: "10 hours" of
+  an SSO session does not make "the master password's minimum length is 10 hours".
 - **sentences**: each clause of each sentence must find at least `MIN_SUPPORT` of its
   content words (stemmed, stop words aside) in one passage or tool result (the question's
   words count for all). A sentence the model made up ("takes effect within 3 seconds",
@@ -74,8 +75,8 @@ class Evidence:
     def check(self, answer: str) -> CheckResult:
         """The figures and sentences of `answer` that this evidence does not support."""
         bad_figures = [f for f in figures(answer) if not (_normal_forms(f) & self._figures)]
-        bad_figures += [number for number, forms, words in numbers_in_context(answer)
-                        if not forms & self._asked_figures and not self._in_context(forms, words)]
+        bad_figures += [number for number, forms, words, unit in numbers_in_context(answer)
+                        if not forms & self._asked_figures and not self._in_context(forms, words, unit)]
         bad_sentences = [
             sentence.strip()
             for sentence in split_sentences(_CITATION.sub("", answer))
@@ -113,10 +114,14 @@ class Evidence:
             return bool(self._asked) and not own
         return len(own & self._all_said) < _MIN_CONTENT_WORDS
 
-    def _in_context(self, forms: set[str], words: set[str]) -> bool:
+    def _in_context(self, forms: set[str], words: set[str], unit: set[str]) -> bool:
         """Whether a number (its normal `forms`) stands in the evidence beside one of the
-        `words` the answer has around it (any occurrence will do when it has none)."""
-        return any(forms & theirs and (not words or words & context) for _, theirs, context in self._numbers)
+        `words` the answer has around it (any occurrence will do when it has none) — and,
+        where the answer says more than the number's `unit`, beside one of those other
+        words: a unit names what is counted, not what it is counted of."""
+        said = words - unit
+        return any(forms & theirs and (not words or words & context) and (not said or said & context)
+                   for _, theirs, context, _ in self._numbers)
 
     def support(self, clause: str) -> float:
         """The largest share of `clause`'s content words that one text (with the question) holds;
@@ -137,10 +142,11 @@ def figures(text: str) -> list[str]:
     return found + _NUMBER.findall(text)
 
 
-def numbers_in_context(text: str) -> list[tuple[str, set[str], set[str]]]:
+def numbers_in_context(text: str) -> list[tuple[str, set[str], set[str], set[str]]]:
     """Each number of `text` outside URLs, e-mail addresses and codes: (the number, its
     normal forms, the content words within `CONTEXT_WORDS` words of it, its own token's
-    words included: "128-bit" → {"bit"})."""
+    words included, and its unit: those of its own token, else of the next one: "128-bit"
+    → {"bit"}, "10 hours" → {"hour"})."""
     tokens = _LIST_MARKER.sub(" ", _CITATION.sub(" ", text)).split()
     found = []
     for index, token in enumerate(tokens):
@@ -149,7 +155,8 @@ def numbers_in_context(text: str) -> list[tuple[str, set[str], set[str]]]:
             bare = pattern.sub(" ", bare)
         for number in _NUMBER.findall(bare):
             window = " ".join(tokens[max(0, index - CONTEXT_WORDS): index + CONTEXT_WORDS + 1])
-            found.append((number, _normal_forms(number), set(content_words(window))))
+            unit = set(content_words(bare)) or set(content_words(" ".join(tokens[index + 1: index + 2])))
+            found.append((number, _normal_forms(number), set(content_words(window)), unit))
     return found
 
 

@@ -26,7 +26,7 @@ from slmguild.agents import Retrieved, ToolResult
 from slmguild.agents.answer_check import Evidence
 from slmguild.evaluation.judge import Judge
 from slmguild.evaluation.metrics import AnswerScores, has_keys, score_answers
-from slmguild.knowledge.passages import LIST_ITEM
+from slmguild.knowledge.passages import LIST_ITEM, split_passages
 from slmguild.knowledge.sentences import split_sentences
 from slmguild.orchestrator.events import Done
 from slmguild.orchestrator.trace import TurnTrace
@@ -168,8 +168,11 @@ def ask(guild: Guild, item: ReferenceQuestion, expert: str | None = None) -> Ans
     for event in guild.stream(item.question, expert=expert):
         if isinstance(event, Retrieved):
             # A chunk's heading is what the search returned too: a chunk cut mid-section is
-            # shown under a heading ("4.3 DER functions") that its text does not repeat.
-            evidence += [hit.chunk.embedding_text() for hit in event.hits]
+            # shown under a heading ("4.3 DER functions") that its text does not repeat. Its
+            # passages as quoted: a table row under its columns' names, which the markdown
+            # states lines away from the row's figures.
+            evidence += [text for hit in event.hits
+                         for text in [hit.chunk.embedding_text(), *(p.shown for p in split_passages(hit))]]
         elif isinstance(event, ToolResult) and event.observation.status == "ok":
             evidence.append(event.observation.content)
     assert isinstance(event, Done), event  # the last event of a turn
