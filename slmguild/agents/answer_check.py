@@ -119,9 +119,8 @@ class Evidence:
         `words` the answer has around it (any occurrence will do when it has none) — and,
         where the answer says more than the number's `unit`, beside one of those other
         words: a unit names what is counted, not what it is counted of."""
-        said = words - unit
-        return any(forms & theirs and (not words or words & context) and (not said or said & context)
-                   for _, theirs, context, _ in self._numbers)
+        telling = words - unit or words  # the unit counts only when it is all the answer says
+        return any(forms & theirs and (not telling or telling & context) for _, theirs, context, _ in self._numbers)
 
     def support(self, clause: str) -> float:
         """The largest share of `clause`'s content words that one text (with the question) holds;
